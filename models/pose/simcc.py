@@ -1,0 +1,101 @@
+"""Top-down SimCC pose pre/post-processing (the DWPose dw-ll_ucoco_384.onnx contract).
+
+Facts from reference/pose.md 1.2 (mmpose / DWPose onnxpose.py): box centre and size * 1.25, short side widened to
+the model's aspect (W/H of its input), affine warp without rotation into the model input (cv2 INTER_LINEAR),
+mean/std normalisation with mmpose's RGB statistics; outputs simcc_x [N, K, W*2] and simcc_y [N, K, H*2].
+Decode: argmax / split ratio gives the point in the crop; score = min(max_x, max_y) (raw SimCC maxima, often > 1,
+so clipped to 0..1 here); crop -> image: p / input_size * scale + centre - scale / 2.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+BOX_PADDING = 1.25
+MEAN = np.array([123.675, 116.28, 103.53], dtype=np.float32)
+STD = np.array([58.395, 57.12, 57.375], dtype=np.float32)
+
+
+def box_to_center_scale(boxes: np.ndarray, input_size: tuple[int, int], padding: float = BOX_PADDING,
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes float [N, >=4] xyxy (pixels) -> (centre [N, 2], scale [N, 2]) in pixels.
+
+    input_size: (W, H) of the pose model. The scale is the padded box with its short side widened so that
+    scale_w / scale_h == W / H (mmpose _fix_aspect_ratio), so the crop is never squashed.
+    """
+    boxes = np.atleast_2d(np.asarray(boxes, dtype=np.float32))[:, :4]
+    x1, y1, x2, y2 = boxes.T
+    center = np.stack([(x1 + x2) * 0.5, (y1 + y2) * 0.5], axis=1)
+    scale = np.stack([(x2 - x1) * padding, (y2 - y1) * padding], axis=1)
+    aspect = input_size[0] / input_size[1]
+    w, h = scale[:, 0].copy(), scale[:, 1].copy()
+    wider = w > h * aspect
+    h = np.where(wider, w / aspect, h)
+    w = np.where(wider, w, h * aspect)
+    return center.astype(np.float32), np.stack([w, h], axis=1).astype(np.float32)
+
+
+def warp_matrix(center: np.ndarray, scale: np.ndarray, input_size: tuple[int, int]) -> np.ndarray:
+    """2x3 affine (float64) mapping image pixels to crop pixels: centre -> crop middle, scale -> input size.
+
+    After the aspect fix both axes share one factor, so this is a pure scale + shift (no rotation).
+    """
+    sx = input_size[0] / max(float(scale[0]), 1e-6)
+    sy = input_size[1] / max(float(scale[1]), 1e-6)
+    return np.array(
+        [[sx, 0.0, input_size[0] * 0.5 - center[0] * sx], [0.0, sy, input_size[1] * 0.5 - center[1] * sy]],
+        dtype=np.float64,
+    )
+
+
+def crop(image: np.ndarray, center: np.ndarray, scale: np.ndarray, input_size: tuple[int, int]) -> np.ndarray:
+    """One normalised model input float32 [3, H, W] from uint8 RGB image [h, w, 3] (outside = 0 before mean/std)."""
+    mat = warp_matrix(center, scale, input_size)
+    patch = cv2.warpAffine(image, mat, (int(input_size[0]), int(input_size[1])), flags=cv2.INTER_LINEAR)
+    patch = (patch.astype(np.float32) - MEAN) / STD
+    return np.ascontiguousarray(patch.transpose(2, 0, 1))
+
+
+def decode(simcc_x: np.ndarray, simcc_y: np.ndarray, input_size: tuple[int, int]) -> np.ndarray:
+    """SimCC logits -> keypoints in crop pixels with score.
+
+    simcc_x float [N, K, Lx], simcc_y float [N, K, Ly]; split ratio = Lx / W (2.0 for DWPose).
+    Returns float32 [N, K, 3]: x, y in crop pixels, score = min of the two maxima clipped to 0..1.
+    """
+    ratio_x = simcc_x.shape[-1] / input_size[0]
+    ratio_y = simcc_y.shape[-1] / input_size[1]
+    x = np.argmax(simcc_x, axis=-1).astype(np.float32) / np.float32(ratio_x)
+    y = np.argmax(simcc_y, axis=-1).astype(np.float32) / np.float32(ratio_y)
+    score = np.minimum(np.max(simcc_x, axis=-1), np.max(simcc_y, axis=-1))
+    return np.stack([x, y, np.clip(score, 0.0, 1.0)], axis=-1).astype(np.float32)
+
+
+def crop_to_image(points: np.ndarray, center: np.ndarray, scale: np.ndarray, input_size: tuple[int, int],
+                  ) -> np.ndarray:
+    """Crop-pixel keypoints [N, K, 3] back to image pixels (score untouched). center/scale: [N, 2]."""
+    out = points.copy()
+    size = np.asarray(input_size, dtype=np.float32)
+    out[..., :2] = points[..., :2] / size * scale[:, None, :] + center[:, None, :] - scale[:, None, :] / 2.0
+    return out
+
+
+def boxes_from_keypoints(keypoints: np.ndarray, threshold: float = 0.3, expand: float = 1.25,
+                         min_points: int = 2) -> np.ndarray:
+    """Tracking boxes from the previous frame's keypoints (rtmlib PoseTracker idea, reference/pose.md 1.6).
+
+    keypoints float [P, K, 3] in pixels. Box = bounds of points with score > threshold, expanded ``expand`` times
+    about its centre. People with fewer than ``min_points`` confident points are dropped (tracking lost).
+    Returns float32 [P', 4] xyxy.
+    """
+    boxes = []
+    for person in np.asarray(keypoints, dtype=np.float32):
+        good = person[person[:, 2] > threshold, :2]
+        if len(good) < min_points:
+            continue
+        lo, hi = good.min(axis=0), good.max(axis=0)
+        mid, half = (lo + hi) / 2.0, (hi - lo) / 2.0 * expand
+        if (half <= 0).any():
+            continue
+        boxes.append(np.concatenate([mid - half, mid + half]))
+    return np.asarray(boxes, dtype=np.float32).reshape(-1, 4)

@@ -1,0 +1,1 @@
+"""MimicMotion video stage: components, PoseNet, UNet pose hook, loading and decoding."""

@@ -1,0 +1,109 @@
+"""The pieces of a loaded MimicMotion model and the EMBODY_VIDEO_MODEL object that carries them between nodes.
+
+``VideoComponents`` is the fixed cross-helper interface (HELPERS.md); ``VideoModel`` adds the version, the official
+fusion defaults for that version, and a hook through which the ComfyUI node places modules on the compute device
+(ComfyUI's model management), so the sampler and decoder never move modules by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+# Official fusion window / overlap per model version (mimicmotion.md 1.1, 1.5): 1.1 was trained on 72 frames,
+# 1.0 on 16 (the pipeline default 16/4).
+DEFAULT_FUSION: dict[str, tuple[int, int]] = {"1.1": (72, 6), "1.0": (16, 4)}
+
+# Module groups that are placed on a device together (the UNet never runs without its PoseNet).
+MODULE_GROUPS: dict[str, tuple[str, ...]] = {
+    "unet": ("unet", "pose_net"),
+    "vae": ("vae",),
+    "image_encoder": ("image_encoder",),
+}
+
+
+@dataclass
+class VideoComponents:
+    """Everything MimicMotion inference needs.
+
+    Attributes:
+        unet: diffusers ``UNetSpatioTemporalConditionModel`` (8 in / 4 out channels).
+        pose_net: ``models.video.posenet.PoseNet`` (output channels = unet block_out_channels[0]).
+        vae: diffusers ``AutoencoderKLTemporalDecoder`` (scale factor 8, scaling_factor 0.18215).
+        image_encoder: transformers ``CLIPVisionModelWithProjection`` (projection_dim = unet cross_attention_dim).
+        image_mean, image_std: CLIP normalisation per RGB channel (0..1 pixel units).
+        image_size: CLIP input side in pixels (224 for SVD).
+        scheduler_config: an ``EulerDiscreteScheduler`` config dict (SVD's: v-prediction, Karras, continuous timesteps).
+        dtype: the dtype the modules were loaded in.
+        version: "1.0" (16-frame model) or "1.1" (72-frame model).
+    """
+
+    unet: nn.Module
+    pose_net: nn.Module
+    vae: nn.Module
+    image_encoder: nn.Module
+    image_mean: tuple[float, float, float]
+    image_std: tuple[float, float, float]
+    image_size: int
+    scheduler_config: dict[str, Any]
+    dtype: torch.dtype
+    version: str = "1.1"
+
+    def module(self, name: str) -> nn.Module:
+        if name not in ("unet", "pose_net", "vae", "image_encoder"):
+            raise KeyError(f"unknown video module {name!r}")
+        return getattr(self, name)
+
+    @property
+    def vae_scaling_factor(self) -> float:
+        return float(getattr(self.vae.config, "scaling_factor", 0.18215))
+
+
+@dataclass
+class VideoModel:
+    """EMBODY_VIDEO_MODEL: components plus version-specific defaults and device placement.
+
+    Attributes:
+        components: the loaded modules.
+        version: "1.0" or "1.1".
+        context_size, context_overlap: official fusion window and overlap for the version (72/6 or 16/4).
+        files: where the weights came from (for logs and error messages).
+        patchers: ComfyUI ModelPatcher per group in ``MODULE_GROUPS`` (set by the loader node; empty in pure tests).
+        load_fn: called by ``prepare`` with group names; loads them on the compute device and returns that device
+            (the node sets it to ComfyUI's ``load_models_gpu``). None = move modules with ``.to`` (tests, scripts).
+        device: the device ``prepare`` uses when ``load_fn`` is None.
+    """
+
+    components: VideoComponents
+    version: str
+    context_size: int
+    context_overlap: int
+    files: dict[str, str] = field(default_factory=dict)
+    patchers: dict[str, Any] = field(default_factory=dict)
+    load_fn: Callable[[Sequence[str]], torch.device] | None = None
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+
+    @classmethod
+    def from_components(cls, components: VideoComponents, files: dict[str, str] | None = None) -> VideoModel:
+        window, overlap = DEFAULT_FUSION.get(components.version, DEFAULT_FUSION["1.1"])
+        return cls(components, components.version, window, overlap, dict(files or {}))
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.components.dtype
+
+    def prepare(self, groups: Sequence[str]) -> torch.device:
+        """Put the named module groups ("unet", "vae", "image_encoder") on the compute device; returns that device."""
+        unknown = [g for g in groups if g not in MODULE_GROUPS]
+        if unknown:
+            raise KeyError(f"unknown module groups {unknown}; expected some of {sorted(MODULE_GROUPS)}")
+        if self.load_fn is not None:
+            return self.load_fn(list(groups))
+        for group in groups:
+            for name in MODULE_GROUPS[group]:
+                self.components.module(name).to(self.device)
+        return self.device
