@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 import torch
 
-from .motion_model import MotionTransformer, part_coordinate_index
+from .motion_model import MotionModelConfig, MotionTransformer, part_coordinate_index
 
 PARTS = ("face", "body", "hands")
 # Normalised residuals have unit data std; a prediction beyond this is noise, not motion.
@@ -51,13 +51,14 @@ def diffusion_loss(
     audio: torch.Tensor,
     weight: torch.Tensor,
     generator: torch.Generator | None = None,
+    config: MotionModelConfig | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """One training loss (VLOGGER stage 1): L = sum_part w_x0 * L_x0(part) + w_temp * L_temp(part).
 
     x0: [B, F, 266] normalised residuals; audio: [B, F, D]; weight: [B, F, 266] in 0..1 (0 = frame or keypoint
-    missing or padded). Returns (total loss, per-term floats for the log).
+    missing or padded). ``config`` is needed when ``model`` is wrapped (DDP). Returns (total loss, per-term floats).
     """
-    cfg = model.config
+    cfg = config or model.config
     batch, frames, dim = x0.shape
     dev = x0.device
     alpha_bar = cosine_alpha_bar(cfg.train_steps).to(dev, torch.float32)

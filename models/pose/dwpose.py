@@ -119,16 +119,20 @@ class DWPoseBackend:
         det = self._det
         assert det is not None
         size = det["size"]
-        inputs, ratios = [], []
-        for image in images:
-            tensor, ratio = yolox.letterbox(image, size)
-            inputs.append(tensor)
-            ratios.append(ratio)
-        outputs = _run_batched(det["session"], det["input"], inputs, det["batch"], self.pose_batch)
-        self.detector_runs += len(images)
+        # Letterbox only one detector batch at a time: a 640x640 float input is 4.9 MB per frame.
+        step = det["batch"] or self.pose_batch
         boxes = []
-        for out, ratio in zip(outputs, ratios):
-            boxes.append(yolox.decode_persons(_check_det_output(out[0], self.det_model), ratio, size))
+        for start in range(0, len(images), step):
+            group = images[start : start + step]
+            inputs = np.empty((len(group), 3, size[0], size[1]), np.float32)
+            ratios = []
+            for slot, image in enumerate(group):
+                inputs[slot], ratio = yolox.letterbox(image, size)
+                ratios.append(ratio)
+            outputs = _run_batched(det["session"], det["input"], inputs, det["batch"], step)
+            self.detector_runs += len(group)
+            for out, ratio in zip(outputs, ratios, strict=True):
+                boxes.append(yolox.decode_persons(_check_det_output(out[0], self.det_model), ratio, size))
         return boxes
 
     def keypoints_from_boxes(self, images: np.ndarray, boxes: list[np.ndarray]) -> list[np.ndarray]:
@@ -142,18 +146,21 @@ class DWPoseBackend:
         size = pose["size"]
         jobs: list[tuple[int, np.ndarray, np.ndarray]] = []
         counts = []
-        for index, (image, frame_boxes) in enumerate(zip(images, boxes)):
-            frame_boxes = np.asarray(frame_boxes, np.float32).reshape(-1, np.shape(frame_boxes)[-1] or 4)
+        for index, (image, frame_boxes) in enumerate(zip(images, boxes, strict=True)):
+            frame_boxes = np.asarray(frame_boxes, np.float32)
+            frame_boxes = frame_boxes.reshape(-1, frame_boxes.shape[-1]) if frame_boxes.size else np.zeros((0, 4))
             if len(frame_boxes) == 0 and self.whole_image_fallback:
                 frame_boxes = np.array([[0, 0, image.shape[1], image.shape[0]]], np.float32)
             centers, scales = simcc.box_to_center_scale(frame_boxes, size)
             counts.append(len(frame_boxes))
-            jobs.extend((index, c, s) for c, s in zip(centers, scales))
+            jobs.extend((index, c, s) for c, s in zip(centers, scales, strict=True))
         points = np.zeros((len(jobs), NUM_KEYPOINTS, 3), np.float32)
         chunk = pose["batch"] or self.pose_batch
         for start in range(0, len(jobs), chunk):
             part = jobs[start : start + chunk]
-            crops = [simcc.crop(images[i], c, s, size) for i, c, s in part]
+            crops = np.empty((len(part), 3, size[1], size[0]), np.float32)
+            for slot, (i, c, s) in enumerate(part):
+                simcc.crop(images[i], c, s, size, out=crops[slot])
             out = _run_batched(pose["session"], pose["input"], crops, pose["batch"], chunk)
             self.pose_runs += 1
             simcc_x = np.stack([o[0] for o in out])
@@ -166,9 +173,9 @@ class DWPoseBackend:
         return list(np.split(points, np.cumsum(counts)[:-1])) if counts else []
 
 
-def _run_batched(session: Any, input_name: str, items: list[np.ndarray], fixed_batch: int | None,
+def _run_batched(session: Any, input_name: str, items: np.ndarray, fixed_batch: int | None,
                  max_batch: int) -> list[list[np.ndarray]]:
-    """Run ``items`` (each [C, H, W]) through a session; returns, per item, its slice of every output.
+    """Run ``items`` float32 [N, C, H, W] through a session; returns, per item, its slice of every output.
 
     fixed_batch: the model's static batch size (inputs zero-padded up to it), or None for a dynamic batch axis
     (chunks of ``max_batch``).
@@ -177,7 +184,7 @@ def _run_batched(session: Any, input_name: str, items: list[np.ndarray], fixed_b
     results: list[list[np.ndarray]] = []
     for start in range(0, len(items), step):
         part = items[start : start + step]
-        batch = np.stack(part).astype(np.float32)
+        batch = np.ascontiguousarray(part, dtype=np.float32)
         if fixed_batch is not None and len(part) < fixed_batch:
             pad = np.zeros((fixed_batch - len(part),) + batch.shape[1:], np.float32)
             batch = np.concatenate([batch, pad])

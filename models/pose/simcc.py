@@ -15,6 +15,7 @@ import numpy as np
 BOX_PADDING = 1.25
 MEAN = np.array([123.675, 116.28, 103.53], dtype=np.float32)
 STD = np.array([58.395, 57.12, 57.375], dtype=np.float32)
+INV_STD = (1.0 / STD).astype(np.float32)
 
 
 def box_to_center_scale(boxes: np.ndarray, input_size: tuple[int, int], padding: float = BOX_PADDING,
@@ -49,12 +50,21 @@ def warp_matrix(center: np.ndarray, scale: np.ndarray, input_size: tuple[int, in
     )
 
 
-def crop(image: np.ndarray, center: np.ndarray, scale: np.ndarray, input_size: tuple[int, int]) -> np.ndarray:
-    """One normalised model input float32 [3, H, W] from uint8 RGB image [h, w, 3] (outside = 0 before mean/std)."""
+def crop(image: np.ndarray, center: np.ndarray, scale: np.ndarray, input_size: tuple[int, int],
+         out: np.ndarray | None = None) -> np.ndarray:
+    """One normalised model input float32 [3, H, W] from uint8 RGB image [h, w, 3] (outside = 0 before mean/std).
+
+    out: optional float32 [3, H, W] buffer to write into (a slot of the batch), which saves a copy per crop.
+    """
     mat = warp_matrix(center, scale, input_size)
     patch = cv2.warpAffine(image, mat, (int(input_size[0]), int(input_size[1])), flags=cv2.INTER_LINEAR)
-    patch = (patch.astype(np.float32) - MEAN) / STD
-    return np.ascontiguousarray(patch.transpose(2, 0, 1))
+    if out is None:
+        out = np.empty((3, patch.shape[0], patch.shape[1]), np.float32)
+    # Per contiguous plane (cv2.split) instead of an HWC float image + transpose: same values, ~3x less memory traffic.
+    for channel, plane in enumerate(cv2.split(patch)):
+        np.subtract(plane, MEAN[channel], out=out[channel], dtype=np.float32)
+        out[channel] *= INV_STD[channel]
+    return out
 
 
 def decode(simcc_x: np.ndarray, simcc_y: np.ndarray, input_size: tuple[int, int]) -> np.ndarray:

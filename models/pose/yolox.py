@@ -9,6 +9,8 @@ person class with score > 0.3.
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 
@@ -31,13 +33,18 @@ def letterbox(image: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, flo
     resized = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
     if resized.ndim == 2:
         resized = resized[:, :, None]
-    canvas = np.full((out_h, out_w, 3), PAD_VALUE, dtype=np.float32)
+    canvas = np.full((out_h, out_w, 3), int(PAD_VALUE), dtype=np.uint8)
     canvas[: min(new_h, out_h), : min(new_w, out_w)] = resized[:out_h, :out_w]
-    return np.ascontiguousarray(canvas.transpose(2, 0, 1)), ratio
+    # uint8 canvas split into contiguous planes, then one cast: cheaper than a float HWC canvas + transpose.
+    return np.stack(cv2.split(canvas)).astype(np.float32), ratio
 
 
+@functools.lru_cache(maxsize=8)
 def anchor_grid(size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Grid offsets float32 [A, 2] (x, y) and strides float32 [A, 1] for a (H, W) input, stride-8 grid first."""
+    """Grid offsets float32 [A, 2] (x, y) and strides float32 [A, 1] for a (H, W) input, stride-8 grid first.
+
+    Cached: treat the returned arrays as read-only.
+    """
     grids, strides = [], []
     for stride in STRIDES:
         gh, gw = size[0] // stride, size[1] // stride
@@ -89,12 +96,12 @@ def decode_persons(
             f"the detector returned {output.shape[0]} anchors but a {size[1]}x{size[0]} YOLOX input has "
             f"{grid.shape[0]}; the detector ONNX is not a YOLOX export with strides {STRIDES}"
         )
-    out = output.astype(np.float32)
-    scores = out[:, 4] * out[:, 5]
+    scores = output[:, 4].astype(np.float32) * output[:, 5].astype(np.float32)
     valid = scores > score_thr
     if not valid.any():
         return np.zeros((0, 5), np.float32)
-    out, scores, grid, strides = out[valid], scores[valid], grid[valid], strides[valid]
+    out = output[valid].astype(np.float32)
+    scores, grid, strides = scores[valid], grid[valid], strides[valid]
     centre = (out[:, :2] + grid) * strides
     with np.errstate(over="ignore"):
         wh = np.exp(out[:, 2:4]) * strides

@@ -1,0 +1,1 @@
+"""Audio: frame-aligned features and the procedural (non-learned) rhythm motion driver."""

@@ -1,0 +1,273 @@
+"""Train a motion model on your own talking videos (the node and the CLI share this code).
+
+CLI: ``python -m models.audio.train --videos DIR --out FILE.safetensors [--det-model yolox_l.onnx
+--pose-model dw-ll_ucoco_384.onnx] [--steps N ...]``; ``accelerate launch -m models.audio.train ...`` trains on
+several GPUs with DDP (the loop uses accelerate.Accelerator). Beside ``--out`` it writes ``<stem>.state.safetensors``
+(weights + AdamW state, for resuming), ``<stem>.loss.json`` (the loss log) and ``<stem>.loss.png`` (loss curve).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from .checkpoint import save_motion_model
+from .dataset import FrameFilter, MotionDataset, build_video_dataset
+from .diffusion import diffusion_loss
+from .motion_model import MotionModelConfig, MotionTransformer
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainConfig:
+    """steps: optimiser steps in total (a resumed run continues up to this); lr: AdamW peak learning rate after
+    ``warmup`` steps; checkpoint_every: steps between resumable checkpoints (and at the end / on interruption)."""
+
+    steps: int = 2000
+    batch_size: int = 16
+    lr: float = 2e-4
+    weight_decay: float = 0.01
+    warmup: int = 100
+    grad_clip: float = 1.0
+    seed: int = 0
+    checkpoint_every: int = 500
+    log_every: int = 10
+    cpu: bool = False
+
+
+@dataclass
+class TrainResult:
+    model: MotionTransformer
+    path: str
+    losses: list[dict]
+    report_png: str | None
+
+
+def side_paths(out_path: str) -> dict[str, str]:
+    stem = out_path[: -len(".safetensors")] if out_path.endswith(".safetensors") else out_path
+    return {"state": f"{stem}.state.safetensors", "log": f"{stem}.loss.json", "png": f"{stem}.loss.png"}
+
+
+def _save_state(path: str, model: MotionTransformer, optimizer: torch.optim.Optimizer, step: int) -> None:
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    opt = optimizer.state_dict()
+    for idx, state in opt["state"].items():
+        for name, value in state.items():
+            tensors[f"opt.{idx}.{name}"] = torch.as_tensor(value).detach().cpu().contiguous()
+    meta = {"config": model.config.to_json(), "step": str(step), "param_groups": json.dumps(opt["param_groups"])}
+    save_file(tensors, f"{path}.tmp", metadata=meta)
+    os.replace(f"{path}.tmp", path)
+
+
+def _load_state(path: str, model: MotionTransformer, optimizer: torch.optim.Optimizer) -> int:
+    try:
+        with safe_open(path, framework="pt") as f:
+            meta = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as exc:
+        raise ValueError(f"training state {path} is unreadable ({exc}); delete it to start over") from exc
+    if MotionModelConfig.from_json(meta["config"]) != model.config:
+        raise ValueError(f"training state {path} is for a different model config; delete it or use another --out")
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    state: dict[int, dict] = {}
+    for key, value in tensors.items():
+        if key.startswith("opt."):
+            _, idx, name = key.split(".", 2)
+            state.setdefault(int(idx), {})[name] = value
+    optimizer.load_state_dict({"state": state, "param_groups": json.loads(meta["param_groups"])})
+    return int(meta["step"])
+
+
+def plot_losses(losses: list[dict], path: str) -> str | None:
+    """Loss curve PNG (total and per part, log scale); None if matplotlib is missing."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        logger.warning("matplotlib is not installed; no loss curve written")
+        return None
+    steps = [e["step"] for e in losses]
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    for key in ("loss", "x0_face", "x0_body", "x0_hands"):
+        ax.plot(steps, [e[key] for e in losses], label=key, linewidth=2 if key == "loss" else 1)
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.set_title("Embody motion model training")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def train_motion_model(
+    dataset: MotionDataset,
+    out_path: str,
+    model_config: MotionModelConfig | None = None,
+    train_config: TrainConfig | None = None,
+    resume: bool = True,
+    progress: Callable[[int, int, dict], None] | None = None,
+    check_interrupt: Callable[[], None] | None = None,
+) -> TrainResult:
+    """Train (or resume) and save the model to ``out_path``.
+
+    model_config: its feature_dim / feature_names / fps are taken from the dataset. progress(step, total, log) is
+    called every log_every steps; check_interrupt() is called every step and may raise to stop (a checkpoint is
+    written first, so the run resumes from there).
+    """
+    from accelerate import Accelerator
+
+    tc = train_config or TrainConfig()
+    base = model_config or MotionModelConfig()
+    config = MotionModelConfig(
+        **{**asdict(base), "feature_dim": dataset.feature_dim, "feature_names": list(dataset.feature_names),
+           "fps": dataset.fps}
+    )
+    paths = side_paths(out_path)
+    accelerator = Accelerator(cpu=tc.cpu)
+    torch.manual_seed(tc.seed)
+    model = MotionTransformer(config)
+    model.motion_std.copy_(torch.from_numpy(dataset.motion_std()))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+    step, losses = 0, []
+    if resume and os.path.isfile(paths["state"]):
+        step = _load_state(paths["state"], model, optimizer)
+        if os.path.isfile(paths["log"]):
+            with open(paths["log"]) as f:
+                losses = [e for e in json.load(f)["losses"] if e["step"] <= step]
+        logger.info("resuming %s from step %d", paths["state"], step)
+    start = step
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min(1.0, (start + s + 1) / max(tc.warmup, 1))
+    )
+    model, optimizer = accelerator.prepare(model, optimizer)
+    rank = accelerator.process_index
+    rng = np.random.default_rng([tc.seed, rank, step])
+    gen = torch.Generator().manual_seed(tc.seed * 1000003 + rank * 7919 + step)
+    std = torch.from_numpy(dataset.motion_std()).to(accelerator.device)
+
+    def checkpoint() -> None:
+        accelerator.wait_for_everyone()
+        if accelerator.is_main_process:
+            inner = accelerator.unwrap_model(model)
+            _save_state(paths["state"], inner, optimizer, step)
+            with open(paths["log"], "w") as f:
+                json.dump({"losses": losses, "train": asdict(tc)}, f)
+
+    started = time.perf_counter()
+    model.train()
+    try:
+        while step < tc.steps:
+            if check_interrupt is not None:
+                check_interrupt()
+            res, feats, weight = dataset.batch(tc.batch_size, config.window, rng)
+            x0 = res.to(accelerator.device) / std
+            loss, log = diffusion_loss(
+                model, x0, feats.to(accelerator.device), weight.to(accelerator.device), gen, config
+            )
+            optimizer.zero_grad(set_to_none=True)
+            accelerator.backward(loss)
+            if tc.grad_clip > 0:
+                accelerator.clip_grad_norm_(model.parameters(), tc.grad_clip)
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            if step % tc.log_every == 0 or step == tc.steps:
+                losses.append({"step": step, **log})
+                if progress is not None:
+                    progress(step, tc.steps, log)
+            if tc.checkpoint_every and step % tc.checkpoint_every == 0 and step < tc.steps:
+                checkpoint()
+    finally:
+        checkpoint()
+    inner = accelerator.unwrap_model(model).eval()
+    png = None
+    if accelerator.is_main_process:
+        training = {
+            "steps": step, "frames": dataset.num_frames, "clips": len(dataset.examples),
+            "final_loss": losses[-1]["loss"] if losses else None, "seconds": round(time.perf_counter() - started, 1),
+        }
+        save_motion_model(inner, out_path, training)
+        png = plot_losses(losses, paths["png"]) if losses else None
+    return TrainResult(inner, out_path, losses, png)
+
+
+def make_backend(name: str, det_model: str | None, pose_model: str | None) -> object:
+    """A PoseBackend for the CLI: "dwpose" needs the two ONNX files."""
+    if name == "dwpose":
+        if not det_model or not pose_model:
+            raise ValueError("--backend dwpose needs --det-model yolox_l.onnx and --pose-model dw-ll_ucoco_384.onnx")
+        for path in (det_model, pose_model):
+            if not os.path.isfile(path):
+                raise FileNotFoundError(f"DWPose model not found: {path} (get it from https://huggingface.co/yzd-v/DWPose)")
+        from ..pose.dwpose import DWPoseBackend
+
+        return DWPoseBackend(det_model, pose_model)
+    raise ValueError(f"unknown pose backend {name!r}; use 'dwpose'")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m models.audio.train", description=__doc__.split("\n")[0])
+    p.add_argument("--videos", required=True, help="folder of talking videos with sound")
+    p.add_argument("--out", required=True, help="output .safetensors (side files go beside it)")
+    p.add_argument("--backend", default="dwpose")
+    p.add_argument("--det-model", help="DWPose detector (yolox_l.onnx)")
+    p.add_argument("--pose-model", help="DWPose pose model (dw-ll_ucoco_384.onnx)")
+    p.add_argument("--cache", help="folder for cached extractions (default: <videos>/.embody_cache)")
+    p.add_argument("--fps", type=float, default=25.0)
+    p.add_argument("--min-body-confidence", type=float, default=0.3)
+    p.add_argument("--min-hand-clarity", type=float, default=0.0, help="drop frames with a blurrier hand (0 = off)")
+    p.add_argument("--window", type=int, default=50)
+    p.add_argument("--overlap", type=int, default=25)
+    p.add_argument("--d-model", type=int, default=256)
+    p.add_argument("--layers", type=int, default=4)
+    p.add_argument("--heads", type=int, default=4)
+    p.add_argument("--steps", type=int, default=2000)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--checkpoint-every", type=int, default=500)
+    p.add_argument("--no-resume", action="store_true", help="start over even if a training state exists")
+    p.add_argument("--cpu", action="store_true", help="train on the CPU even if a GPU is available")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    backend = make_backend(args.backend, args.det_model, args.pose_model)
+    rules = FrameFilter(args.min_body_confidence, args.min_hand_clarity)
+    cache = args.cache or os.path.join(args.videos, ".embody_cache")
+    try:
+        dataset = build_video_dataset(args.videos, backend, args.fps, cache, "median", rules)
+    finally:
+        backend.close()  # type: ignore[attr-defined]
+    mc = MotionModelConfig(d_model=args.d_model, num_layers=args.layers, num_heads=args.heads, window=args.window,
+                           overlap=args.overlap)
+    tc = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                     checkpoint_every=args.checkpoint_every, cpu=args.cpu)
+
+    def report(step: int, total: int, log: dict) -> None:
+        logger.info("step %d/%d loss %.4f", step, total, log["loss"])
+
+    result = train_motion_model(dataset, args.out, mc, tc, resume=not args.no_resume, progress=report)
+    logger.info("saved %s (loss curve %s)", result.path, result.report_png)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,112 @@
+"""CyberHost's body movement map (arXiv 2409.01876): a box that bounds where the body may move.
+
+CyberHost takes the range of the chest keypoint's motion over a training clip as a rectangle and enlarges it by
+100-150% so the path never touches the border; the rectangle, drawn as a map, is encoded and added to the noisy
+latent. At inference a fixed-size map sets how far the root may move. Our choices (the paper gives no more):
+
+* Chest = midpoint of the two shoulders (the OpenPose "neck"), used only in frames where both shoulders have
+  confidence >= 0.3. Half-body talking videos, CyberHost's data, always show the shoulders; hips often not.
+* ``enlarge`` is the fraction ADDED to each side length around the box centre: 1.0 doubles the box, 1.25 (default,
+  the middle of the paper's 100-150%) gives 2.25x. A motionless chest would give an empty box, so each side is
+  first widened to at least ``min_size`` (fraction of the canvas). The box is clipped to the canvas.
+* The map is 1 inside the box and 0 outside (pixel centres), the same for every frame of the clip.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from .layout import BODY_CONFIDENCE_GATE, LEFT_SHOULDER, RIGHT_SHOULDER
+from .types import PoseSequence
+
+Box = tuple[float, float, float, float]
+
+
+def chest_track(pose: PoseSequence, person: int = 0) -> np.ndarray:
+    """float32 [F, 2]: normalised chest position per frame (NaN where a shoulder is missing)."""
+    if not 0 <= int(person) < pose.num_people:
+        raise ValueError(f"person must be in 0..{pose.num_people - 1} for this pose, got {person}")
+    kp = pose.keypoints[:, int(person)]
+    left, right = kp[:, LEFT_SHOULDER], kp[:, RIGHT_SHOULDER]
+    ok = (left[:, 2] >= BODY_CONFIDENCE_GATE) & (right[:, 2] >= BODY_CONFIDENCE_GATE)
+    chest = (left[:, :2] + right[:, :2]) / 2.0
+    chest[~ok] = np.nan
+    return chest.astype(np.float32)
+
+
+def _grow(lo: float, hi: float, min_size: float, enlarge: float) -> tuple[float, float]:
+    centre, size = (lo + hi) / 2.0, max(hi - lo, min_size)
+    half = size * (1.0 + enlarge) / 2.0
+    return max(centre - half, 0.0), min(centre + half, 1.0)
+
+
+def movement_box(pose: PoseSequence, enlarge: float = 1.25, person: int = 0, min_size: float = 0.05) -> Box:
+    """Body movement box (x0, y0, x1, y1), normalised 0..1 of the canvas.
+
+    pose: the clip. enlarge: fraction added to each side (0..3; CyberHost: 1.0-1.5). person: slot index.
+    min_size: smallest side before enlarging, as a fraction of the canvas (a still chest still gets a box).
+    Raises ValueError when no frame shows both shoulders.
+    """
+    if not 0.0 <= float(enlarge) <= 3.0:
+        raise ValueError(f"enlarge must be between 0 and 3 (CyberHost uses 1.0-1.5), got {enlarge}")
+    if not 0.0 <= float(min_size) <= 1.0:
+        raise ValueError(f"min_size must be a fraction of the canvas in 0..1, got {min_size}")
+    chest = chest_track(pose, person)
+    seen = ~np.isnan(chest[:, 0])
+    if not seen.any():
+        raise ValueError(
+            "body movement map: no frame shows both shoulders (confidence >= 0.3) of person "
+            f"{person}, so the chest cannot be followed; use a clip where the upper body is visible"
+        )
+    lo, hi = chest[seen].min(axis=0), chest[seen].max(axis=0)
+    x0, x1 = _grow(float(lo[0]), float(hi[0]), min_size, float(enlarge))
+    y0, y1 = _grow(float(lo[1]), float(hi[1]), min_size, float(enlarge))
+    return (x0, y0, x1, y1)
+
+
+def fixed_box(pose: PoseSequence, width: float, height: float, frame: int = 0, person: int = 0) -> Box:
+    """Inference-time map: a box of the given normalised size centred on the chest in one frame (clipped)."""
+    if not (0.0 < width <= 1.0 and 0.0 < height <= 1.0):
+        raise ValueError(f"box width and height must be fractions of the canvas in (0, 1], got {width}x{height}")
+    if not 0 <= frame < pose.num_frames:
+        raise ValueError(f"frame must be in 0..{pose.num_frames - 1}, got {frame}")
+    cx, cy = chest_track(pose, person)[frame]
+    if np.isnan(cx):
+        raise ValueError(f"body movement map: both shoulders must be visible in frame {frame} to centre the box")
+    return (max(cx - width / 2, 0.0), max(cy - height / 2, 0.0), min(cx + width / 2, 1.0), min(cy + height / 2, 1.0))
+
+
+def movement_map(pose: PoseSequence, box: Box, size: tuple[int, int] | None = None) -> np.ndarray:
+    """float32 [F, H, W]: 1 on pixels whose centre lies inside ``box`` (normalised x0, y0, x1, y1), else 0.
+
+    size: (width, height) in pixels; default the pose canvas. F = pose.num_frames (the map does not change).
+    """
+    width, height = pose.canvas if size is None else (int(size[0]), int(size[1]))
+    if width < 1 or height < 1:
+        raise ValueError(f"map size must be at least 1x1 pixels, got {width}x{height}")
+    x0, y0, x1, y1 = (float(v) for v in box)
+    if not (x0 <= x1 and y0 <= y1):
+        raise ValueError(f"box must be (x0, y0, x1, y1) with x0 <= x1 and y0 <= y1, got {box}")
+    xs = (np.arange(width, dtype=np.float32) + 0.5) / width
+    ys = (np.arange(height, dtype=np.float32) + 0.5) / height
+    inside = ((ys >= y0) & (ys <= y1))[:, None] & ((xs >= x0) & (xs <= x1))[None, :]
+    return np.broadcast_to(inside.astype(np.float32), (pose.num_frames, height, width)).copy()
+
+
+def confine_to_box(pose: PoseSequence, box: Box, person: int = 0) -> PoseSequence:
+    """Shift each frame's person so the chest stays inside ``box`` (a bound for generated motion).
+
+    Frames whose chest is inside are unchanged; others are translated by the smallest move that brings the chest
+    onto the box border. Points with confidence 0 move too (they carry no meaning). Hand clarity is kept.
+    """
+    x0, y0, x1, y1 = (float(v) for v in box)
+    chest = chest_track(pose, person)
+    shift = np.zeros_like(chest)
+    seen = ~np.isnan(chest[:, 0])
+    shift[seen, 0] = np.clip(chest[seen, 0], x0, x1) - chest[seen, 0]
+    shift[seen, 1] = np.clip(chest[seen, 1], y0, y1) - chest[seen, 1]
+    kp = pose.keypoints.copy()
+    kp[:, person, :, :2] += shift[:, None, :]
+    return replace(pose, keypoints=kp)

@@ -1,0 +1,285 @@
+"""Build ``VideoComponents`` from the official MimicMotion weights and an SVD img2vid base.
+
+MimicMotion file: the official pickled ``MimicMotion_1(-1).pth`` (fp16 ``unet.*`` + ``pose_net.*``), a safetensors
+conversion with or without those prefixes, or a UNet-only file (kijai's pruned "MergedUnet") plus a separate PoseNet
+file. The UNet config is inferred from the weight shapes (config_infer.py) and the UNet is built on the meta device,
+so no random init of 1.5 B parameters happens; loading is strict and reports missing/unexpected keys by name.
+SVD base: a diffusers folder (vae/, image_encoder/, feature_extractor/, scheduler/) or the single-file checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from collections.abc import Mapping
+
+import torch
+from torch import nn
+
+from ..io.checkpoint import describe_family, load_state_dict, sniff_family, strip_prefix
+from .components import VideoComponents, VideoModel
+from .config_infer import infer_unet_config
+from .posenet import PoseNet
+
+logger = logging.getLogger(__name__)
+
+# OpenAI CLIP normalisation (SVD feature_extractor/preprocessor_config.json).
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+# SVD img2vid xt scheduler/scheduler_config.json (mimicmotion.md 1.4).
+SVD_SCHEDULER_CONFIG: dict = {
+    "beta_end": 0.012,
+    "beta_schedule": "scaled_linear",
+    "beta_start": 0.00085,
+    "clip_sample": False,
+    "interpolation_type": "linear",
+    "num_train_timesteps": 1000,
+    "prediction_type": "v_prediction",
+    "set_alpha_to_one": False,
+    "sigma_max": 700.0,
+    "sigma_min": 0.002,
+    "skip_prk_steps": True,
+    "steps_offset": 1,
+    "timestep_spacing": "leading",
+    "timestep_type": "continuous",
+    "trained_betas": None,
+    "use_karras_sigmas": True,
+}
+
+MM_EXPECTED = "a MimicMotion checkpoint (MimicMotion_1-1.pth or a .safetensors conversion: unet.* + pose_net.* keys)"
+
+
+def detect_version(path: str) -> str:
+    """"1.1" (72-frame model) or "1.0" (16-frame) from the file name; 1.1 when the name does not say."""
+    name = os.path.basename(path).lower()
+    if re.search(r"1[-._]1", name):
+        return "1.1"
+    if re.search(r"1[-._]0|_1\.(pth|safetensors)$|v1(?!\d)", name):
+        return "1.0"
+    logger.info("Could not tell the MimicMotion version from %r; assuming 1.1 (72-frame windows).", name)
+    return "1.1"
+
+
+def _key_report(missing: list[str], unexpected: list[str], limit: int = 8) -> str:
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} missing (e.g. {', '.join(sorted(missing)[:limit])})")
+    if unexpected:
+        parts.append(f"{len(unexpected)} unexpected (e.g. {', '.join(sorted(unexpected)[:limit])})")
+    return "; ".join(parts)
+
+
+def load_strict(module: nn.Module, sd: Mapping[str, torch.Tensor], dtype: torch.dtype, what: str) -> nn.Module:
+    """Load ``sd`` into ``module`` (possibly on the meta device) with exact key and shape checks, cast to ``dtype``."""
+    expected = module.state_dict()
+    missing = [k for k in expected if k not in sd]
+    unexpected = [k for k in sd if k not in expected]
+    if missing or unexpected:
+        raise ValueError(f"{what} does not match the expected architecture: {_key_report(missing, unexpected)}.")
+    bad = [f"{k} {tuple(sd[k].shape)} vs {tuple(v.shape)}" for k, v in expected.items() if sd[k].shape != v.shape]
+    if bad:
+        raise ValueError(f"{what} has tensors of the wrong shape (file vs model): {', '.join(bad[:8])}.")
+    floats = {k: (v.to(dtype) if v.is_floating_point() else v) for k, v in sd.items()}
+    module.load_state_dict(floats, strict=True, assign=True)
+    leftover = [n for n, t in [*module.named_parameters(), *module.named_buffers()] if t.is_meta]
+    if leftover:
+        raise ValueError(f"{what}: these tensors were not filled from the file: {leftover[:8]}.")
+    return module.eval()
+
+
+def split_mimicmotion(
+    sd: Mapping[str, torch.Tensor], path: str
+) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor] | None]:
+    """Split a MimicMotion state dict into (unet, pose_net) parts; pose_net is None for UNet-only files."""
+    family = sniff_family(sd.keys())
+    if family == "mimicmotion":
+        return strip_prefix(sd, "unet."), strip_prefix(sd, "pose_net.")
+    if family == "svd_unet":
+        unet = strip_prefix(sd, "unet.") if any(k.startswith("unet.") for k in sd) else dict(sd)
+        pose = strip_prefix(sd, "pose_net.") or None
+        return unet, pose
+    raise ValueError(f"{path!r} looks like {describe_family(sd.keys())}, not {MM_EXPECTED}.")
+
+
+def load_pose_net_file(path: str) -> dict[str, torch.Tensor]:
+    sd = load_state_dict(path, expected="a MimicMotion PoseNet (conv_layers.*, final_proj.*, scale)")
+    if any(k.startswith("pose_net.") for k in sd):
+        sd = strip_prefix(sd, "pose_net.")
+    if sniff_family(sd.keys()) != "posenet":
+        raise ValueError(f"{path!r} looks like {describe_family(sd.keys())}, not a MimicMotion PoseNet.")
+    return sd
+
+
+def build_unet(unet_sd: Mapping[str, torch.Tensor], dtype: torch.dtype, name: str) -> nn.Module:
+    from diffusers import UNetSpatioTemporalConditionModel
+
+    config = infer_unet_config(unet_sd, name=f"the UNet in {name!r}")
+    with torch.device("meta"):
+        unet = UNetSpatioTemporalConditionModel(**config)
+    return load_strict(unet, unet_sd, dtype, f"The UNet in {name!r}")
+
+
+def build_pose_net(pose_sd: Mapping[str, torch.Tensor], dtype: torch.dtype, name: str) -> PoseNet:
+    if "final_proj.weight" not in pose_sd:
+        raise ValueError(f"The PoseNet in {name!r} has no final_proj.weight; keys: {sorted(pose_sd)[:8]}.")
+    with torch.device("meta"):
+        net = PoseNet(noise_latent_channels=pose_sd["final_proj.weight"].shape[0])
+    return load_strict(net, pose_sd, dtype, f"The PoseNet in {name!r}")
+
+
+def load_mimicmotion(
+    path: str, dtype: torch.dtype = torch.float16, pose_net_path: str | None = None
+) -> tuple[nn.Module, PoseNet]:
+    """UNet and PoseNet from a MimicMotion file (and an optional separate PoseNet file)."""
+    unet_sd, pose_sd = split_mimicmotion(load_state_dict(path, expected=MM_EXPECTED), path)
+    if pose_net_path:
+        pose_sd = load_pose_net_file(pose_net_path)
+    if pose_sd is None:
+        raise ValueError(
+            f"{path!r} holds only a UNet (no pose_net.* keys). Pick the PoseNet file too (e.g. kijai's "
+            "mimic_motion_pose_net.safetensors) or use the official MimicMotion_1-1.pth, which holds both."
+        )
+    unet = build_unet(unet_sd, dtype, path)
+    pose_net = build_pose_net(pose_sd, dtype, pose_net_path or path)
+    width = unet.config.block_out_channels[0]
+    if pose_net.out_channels != width:
+        raise ValueError(f"PoseNet outputs {pose_net.out_channels} channels but the UNet's first block has {width}.")
+    return unet, pose_net
+
+
+def _read_json(path: str, what: str) -> dict:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(f"{what}: {path!r} is missing.") from exc
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{what}: {path!r} is not valid JSON ({exc}).") from exc
+
+
+def _weights_file(folder: str, stem: str, what: str) -> str:
+    for name in (f"{stem}.safetensors", f"{stem}.fp16.safetensors", f"{stem}.bin", f"{stem}.fp16.bin"):
+        if os.path.isfile(os.path.join(folder, name)):
+            return os.path.join(folder, name)
+    raise FileNotFoundError(f"{what}: no {stem}[.fp16].safetensors/.bin in {folder!r}.")
+
+
+def load_svd_folder(folder: str, dtype: torch.dtype) -> tuple[nn.Module, nn.Module, dict]:
+    """VAE, CLIP image encoder and preprocessing/scheduler settings from an SVD diffusers folder."""
+    from diffusers import AutoencoderKLTemporalDecoder
+    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    what = f"SVD base folder {folder!r}"
+    missing = [s for s in ("vae", "image_encoder") if not os.path.isdir(os.path.join(folder, s))]
+    if missing:
+        raise FileNotFoundError(
+            f"{what} has no {' or '.join(s + '/' for s in missing)}; expected the diffusers layout of "
+            "stable-video-diffusion-img2vid-xt-1-1 (vae/, image_encoder/, feature_extractor/, scheduler/)."
+        )
+    vae_dir, enc_dir = os.path.join(folder, "vae"), os.path.join(folder, "image_encoder")
+    vae_cfg = _read_json(os.path.join(vae_dir, "config.json"), what)
+    with torch.device("meta"):
+        vae = AutoencoderKLTemporalDecoder.from_config(vae_cfg)
+    vae_file = _weights_file(vae_dir, "diffusion_pytorch_model", what)
+    vae = load_strict(vae, load_state_dict(vae_file, expected="the SVD temporal-decoder VAE"), dtype, vae_file)
+
+    enc_cfg = CLIPVisionConfig.from_dict(_read_json(os.path.join(enc_dir, "config.json"), what))
+    enc_file = _weights_file(enc_dir, "model", what)
+    encoder = build_clip_vision(enc_cfg, load_state_dict(enc_file, expected="a CLIP vision model"), dtype, enc_file)
+    _ = CLIPVisionModelWithProjection  # type of ``encoder``
+
+    settings = {"image_mean": CLIP_MEAN, "image_std": CLIP_STD, "image_size": int(enc_cfg.image_size)}
+    fe_path = os.path.join(folder, "feature_extractor", "preprocessor_config.json")
+    if os.path.isfile(fe_path):
+        fe = _read_json(fe_path, what)
+        settings["image_mean"] = tuple(float(x) for x in fe.get("image_mean", CLIP_MEAN))
+        settings["image_std"] = tuple(float(x) for x in fe.get("image_std", CLIP_STD))
+    sched_path = os.path.join(folder, "scheduler", "scheduler_config.json")
+    sched = dict(SVD_SCHEDULER_CONFIG)
+    if os.path.isfile(sched_path):
+        sched = {k: v for k, v in _read_json(sched_path, what).items() if not k.startswith("_")}
+    else:
+        logger.info("%s has no scheduler/; using SVD's scheduler config.", what)
+    settings["scheduler_config"] = sched
+    return vae, encoder, settings
+
+
+def build_clip_vision(config: object, sd: Mapping[str, torch.Tensor], dtype: torch.dtype, what: str) -> nn.Module:
+    """CLIPVisionModelWithProjection from a transformers-layout state dict, without random init."""
+    from transformers import CLIPVisionModelWithProjection
+
+    with torch.device("meta"):
+        model = CLIPVisionModelWithProjection(config)
+    # position_ids is a non-persistent buffer (not in files): rebuild it on CPU after loading.
+    expected_persistent = set(model.state_dict())
+    sd = {k: v for k, v in sd.items() if k in expected_persistent or not k.endswith("position_ids")}
+    emb = model.vision_model.embeddings
+    n_pos = emb.position_embedding.num_embeddings
+    emb.register_buffer("position_ids", torch.arange(n_pos).expand((1, -1)), persistent=False)
+    return load_strict(model, sd, dtype, what)
+
+
+def load_svd_base(path: str, dtype: torch.dtype) -> tuple[nn.Module, nn.Module, dict]:
+    """SVD base from a diffusers folder or a single-file checkpoint (SGM layout)."""
+    if os.path.isdir(path):
+        return load_svd_folder(path, dtype)
+    from .svd_single_file import load_svd_single_file
+
+    return load_svd_single_file(path, dtype)
+
+
+def load_video_components(
+    mimicmotion_path: str,
+    svd_path: str,
+    dtype: torch.dtype = torch.float16,
+    version: str | None = None,
+    pose_net_path: str | None = None,
+) -> VideoComponents:
+    """All MimicMotion modules, on CPU in ``dtype``, in eval mode.
+
+    Args:
+        mimicmotion_path: MimicMotion .pth/.safetensors (see module docstring).
+        svd_path: SVD diffusers folder or single-file checkpoint.
+        dtype: torch.float32 / float16 / bfloat16.
+        version: "1.0" / "1.1"; None = from the file name.
+        pose_net_path: separate PoseNet file for UNet-only checkpoints.
+    """
+    if version not in (None, "1.0", "1.1"):
+        raise ValueError(f"version must be '1.0' or '1.1', got {version!r}")
+    unet, pose_net = load_mimicmotion(mimicmotion_path, dtype, pose_net_path)
+    vae, encoder, settings = load_svd_base(svd_path, dtype)
+    cross = unet.config.cross_attention_dim
+    if encoder.config.projection_dim != cross:
+        raise ValueError(
+            f"The CLIP image encoder of {svd_path!r} projects to {encoder.config.projection_dim} but the UNet of "
+            f"{mimicmotion_path!r} expects {cross}: the SVD base and the MimicMotion file do not belong together."
+        )
+    if vae.config.latent_channels * 2 != unet.config.in_channels:
+        raise ValueError(
+            f"The VAE of {svd_path!r} has {vae.config.latent_channels} latent channels but the UNet takes "
+            f"{unet.config.in_channels} (2 x latent)."
+        )
+    return VideoComponents(
+        unet=unet, pose_net=pose_net, vae=vae, image_encoder=encoder, image_mean=settings["image_mean"],
+        image_std=settings["image_std"], image_size=settings["image_size"],
+        scheduler_config=settings["scheduler_config"], dtype=dtype,
+        version=version or detect_version(mimicmotion_path),
+    )
+
+
+def load_video_model(
+    mimicmotion_path: str,
+    svd_path: str,
+    dtype: torch.dtype = torch.float16,
+    version: str | None = None,
+    pose_net_path: str | None = None,
+) -> VideoModel:
+    """``load_video_components`` wrapped as an EMBODY_VIDEO_MODEL with the version's fusion defaults."""
+    comps = load_video_components(mimicmotion_path, svd_path, dtype, version, pose_net_path)
+    files = {"mimicmotion": mimicmotion_path, "svd": svd_path}
+    if pose_net_path:
+        files["pose_net"] = pose_net_path
+    return VideoModel.from_components(comps, files)

@@ -1,0 +1,260 @@
+"""MimicMotion sampling: EDM Euler with v-prediction, progressive latent fusion, per-video CFG ramp, pose schedule.
+
+Maths of the official pipeline (Tencent/MimicMotion pipeline_mimicmotion.py, diffusers EulerDiscreteScheduler with
+SVD's config), restructured so no work is repeated: PoseNet runs once per frame (not per window and step), the
+reference is encoded once, cond and uncond share one UNet call when memory allows, and one Euler step updates the
+whole video after all windows are fused. Latents are [F, 4, h, w] with frame 0 the reference pose's frame.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from .components import VideoComponents
+from .conditioning import ReferenceConditioning, encode_reference
+from .fusion import FusionSchedule, frame_count_advice, initial_noise, window_indices, window_weights
+from .sigmas import get_sigmas, sigma_to_timestep
+from .unet_hook import pose_residual
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class SamplerSettings:
+    """User controls. cfg ramps linearly from cfg_min (frame 0) to cfg_max (last frame) over the whole video;
+    cfg_max <= 1 runs a single conditional pass. Pose features are added on steps i with
+    pose_start <= i / steps < pose_end, scaled by pose_strength."""
+
+    steps: int = 25
+    seed: int = 0
+    cfg_min: float = 2.0
+    cfg_max: float = 2.0
+    fps_condition: float = 6.0
+    motion_bucket: float = 127.0
+    noise_aug: float = 0.0
+    pose_strength: float = 1.0
+    pose_start: float = 0.0
+    pose_end: float = 1.0
+    image_embed_strength: float = 1.0
+    schedule: str = "karras"
+    batch_cfg: bool = True  # cond + uncond in one UNet call; falls back to two calls on out-of-memory
+    pose_cache_bytes: int = 2 << 30  # keep PoseNet features for all frames up to this size, else recompute per window
+
+    def validate(self) -> None:
+        if self.cfg_min > self.cfg_max:
+            raise ValueError(f"cfg_min ({self.cfg_min}) is larger than cfg_max ({self.cfg_max}); the guidance ramps "
+                             "from cfg_min at the first frame to cfg_max at the last, so set cfg_min <= cfg_max.")
+        if self.cfg_min < 0:
+            raise ValueError(f"cfg_min must be >= 0, got {self.cfg_min}.")
+        if not 0.0 <= self.pose_start <= self.pose_end <= 1.0:
+            raise ValueError(f"Need 0 <= pose_start <= pose_end <= 1; got {self.pose_start} and {self.pose_end}.")
+        if self.noise_aug < 0:
+            raise ValueError(f"noise_aug must be >= 0, got {self.noise_aug}.")
+
+    @property
+    def do_cfg(self) -> bool:
+        return self.cfg_max > 1.0
+
+    def pose_active(self, step: int) -> bool:
+        return self.pose_strength != 0.0 and self.pose_start <= step / self.steps < self.pose_end
+
+
+Progress = Callable[[int, int], None]  # (windows done, total windows = steps * windows)
+Interrupt = Callable[[], None]  # raises to stop; called before every window
+Preview = Callable[[int, torch.Tensor], None]  # (step, denoised x0 [F, 4, h, w] float32)
+
+
+def _check_finite(x: torch.Tensor, step: int, sigma: float) -> None:
+    if not torch.isfinite(x).all():
+        raise FloatingPointError(
+            f"The video latents became NaN/infinite at step {step + 1} (sigma {sigma:.4g}); continuing would give a "
+            "black video. This is usually a float16 overflow: load the video model in bfloat16 or float32, or lower "
+            "cfg / pose_strength."
+        )
+
+
+class _PoseFeatures:
+    """PoseNet outputs per frame: all computed once when they fit ``budget`` bytes, else per window on demand."""
+
+    def __init__(self, pose_net: torch.nn.Module, poses: torch.Tensor, dtype: torch.dtype,
+                 device: torch.device | str, budget: int, chunk: int) -> None:
+        self.pose_net, self.poses, self.dtype, self.device = pose_net, poses, dtype, device
+        f, _, h, w = poses.shape
+        nbytes = f * pose_net.out_channels * (h // 8) * (w // 8) * torch.finfo(dtype).bits // 8
+        self.cache: torch.Tensor | None = None
+        if nbytes <= budget:
+            parts = [self._run(poses[i : i + chunk]) for i in range(0, f, chunk)]
+            self.cache = torch.cat(parts)
+        else:
+            logger.info("PoseNet features for %d frames need %.1f GiB > cache budget: computed per window.",
+                        f, nbytes / 2**30)
+
+    def _run(self, frames: torch.Tensor) -> torch.Tensor:
+        return self.pose_net((frames * 2.0 - 1.0).to(device=self.device, dtype=self.dtype))
+
+    def __getitem__(self, idx: list[int]) -> torch.Tensor:
+        return self.cache[idx] if self.cache is not None else self._run(self.poses[idx])
+
+
+class _UNetCaller:
+    """One window's model output (v-prediction) for the uncond and cond passes."""
+
+    def __init__(self, comps: VideoComponents, cond: ReferenceConditioning, batch_cfg: bool) -> None:
+        self.unet, self.dtype, self.batch_cfg = comps.unet, comps.dtype, batch_cfg
+        self.embed = cond.clip_embed
+        self.image_latent = cond.image_latent  # [1, 4, h, w]; broadcast over window frames, never repeated over F
+        self.time_ids = cond.time_ids.to(comps.dtype)
+
+    def _call(self, x: torch.Tensor, t: torch.Tensor, embed: torch.Tensor, time_ids: torch.Tensor,
+              pose: torch.Tensor | None, strength: float) -> torch.Tensor:
+        with pose_residual(self.unet, pose, strength):
+            return self.unet(x, t, encoder_hidden_states=embed, added_time_ids=time_ids, return_dict=False)[0]
+
+    def __call__(self, x: torch.Tensor, t: torch.Tensor, pose: torch.Tensor | None, strength: float,
+                 do_cfg: bool) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """x: scaled noisy latents [T, 4, h, w]; returns (v_uncond or None, v_cond), each [T, 4, h, w]."""
+        n = x.shape[0]
+        x = x.to(self.dtype)
+        ref = self.image_latent.expand(n, -1, -1, -1)
+        x_cond = torch.cat([x, ref], dim=1)[None]  # [1, T, 8, h, w]
+        if not do_cfg:
+            return None, self._call(x_cond, t, self.embed, self.time_ids, pose, strength)[0]
+        x_unc = torch.cat([x, torch.zeros_like(ref)], dim=1)[None]  # uncond: zero image latent, zero CLIP, no pose
+        zero_embed = torch.zeros_like(self.embed)
+        if self.batch_cfg:
+            try:
+                pose2 = None if pose is None else torch.cat([torch.zeros_like(pose), pose])
+                out = self._call(torch.cat([x_unc, x_cond]), t, torch.cat([zero_embed, self.embed]),
+                                 self.time_ids.repeat(2, 1), pose2, strength)
+                return out[0], out[1]
+            except torch.OutOfMemoryError:
+                logger.warning("Out of memory with cond and uncond batched; running them as two calls from now on.")
+                self.batch_cfg = False
+                if torch.cuda.is_available():
+                    torch.cuda.empty_cache()
+        v_unc = self._call(x_unc, t, zero_embed, self.time_ids, None, strength)[0]
+        v_cond = self._call(x_cond, t, self.embed, self.time_ids, pose, strength)[0]
+        return v_unc, v_cond
+
+
+@torch.no_grad()
+def denoise(
+    components: VideoComponents,
+    cond: ReferenceConditioning,
+    poses: torch.Tensor,
+    fusion: FusionSchedule,
+    settings: SamplerSettings,
+    generator: torch.Generator | None,
+    device: torch.device | str,
+    progress: Progress | None = None,
+    interrupt: Interrupt | None = None,
+    preview: Preview | None = None,
+) -> torch.Tensor:
+    """Run the fused Euler sampler. poses: [F, 3, H, W] in 0..1 (frame 0 = the reference pose), H, W = 8x latent.
+
+    Returns float32 latents [F, 4, H/8, W/8] on the CPU (unscaled: divide by the VAE scaling factor to decode).
+    The generator is consumed after ``encode_reference`` (official order: noise-aug noise, then initial noise).
+    """
+    settings.validate()
+    n, _, height, width = poses.shape
+    if n < 2:
+        raise ValueError(f"Need the reference pose plus at least one driving pose (2+ frames); got {n}.")
+    fusion = fusion.fitted(n)
+    advice = frame_count_advice(n, fusion)
+    if advice.wasteful:
+        logger.warning(advice.message())
+    windows = window_indices(n, fusion)
+    weights = [w.to(device).view(-1, 1, 1, 1) for w in window_weights(windows, fusion)]
+    sigmas = get_sigmas(settings.schedule, settings.steps)
+    h, w = height // 8, width // 8
+    if tuple(cond.image_latent.shape[-2:]) != (h, w):
+        raise ValueError(f"Reference latent {tuple(cond.image_latent.shape[-2:])} does not match the pose frames' "
+                         f"latent size {(h, w)}; encode the reference at the pose frames' size.")
+
+    noise = initial_noise((4, h, w), n, fusion, generator)
+    latents = (noise * (sigmas.max() ** 2 + 1) ** 0.5).to(device)  # float32 master copy, as diffusers upcasts
+    del noise
+    guidance = torch.linspace(settings.cfg_min, settings.cfg_max, n).to(device).view(-1, 1, 1, 1)
+    do_cfg = settings.do_cfg
+    if not do_cfg:
+        logger.info("cfg_max <= 1: one conditional pass per window (no classifier-free guidance).")
+    total = settings.steps * len(windows)
+    done = 0
+    pose_feats = caller = acc_c = acc_u = cnt = v = v_u = x0 = x_in = pose = v_unc = v_cond = None
+    try:
+        pose_feats = _PoseFeatures(components.pose_net, poses, components.dtype, device, settings.pose_cache_bytes,
+                                   chunk=fusion.window)
+        caller = _UNetCaller(components, cond, settings.batch_cfg)
+        acc_c = torch.zeros_like(latents)
+        acc_u = torch.zeros_like(latents) if do_cfg else None
+        cnt = torch.zeros(n, 1, 1, 1, device=device)
+        for step in range(settings.steps):
+            sigma, sigma_next = sigmas[step], sigmas[step + 1]
+            t = sigma_to_timestep(sigma).to(device)
+            in_scale = (sigma**2 + 1) ** 0.5
+            use_pose = settings.pose_active(step)
+            acc_c.zero_()
+            cnt.zero_()
+            if acc_u is not None:
+                acc_u.zero_()
+            for idx, wt in zip(windows, weights, strict=True):
+                if interrupt is not None:
+                    interrupt()
+                x_in = latents[idx] / in_scale.to(device)
+                pose = pose_feats[idx] if use_pose else None
+                v_unc, v_cond = caller(x_in, t, pose, settings.pose_strength, do_cfg)
+                acc_c[idx] += wt * v_cond.float()
+                if acc_u is not None:
+                    acc_u[idx] += wt * v_unc.float()
+                cnt[idx] += wt
+                done += 1
+                if progress is not None:
+                    progress(done, total)
+            v = acc_c.div_(cnt)
+            if acc_u is not None:
+                v_u = acc_u.div_(cnt)
+                v = v_u.add_(guidance * (v - v_u))  # per-frame CFG after fusion, as official
+            # EDM Euler for v-prediction: x0 = c_skip x + c_out v; x' = x + (x - x0)/sigma * (sigma' - sigma).
+            s = sigma.to(device)
+            x0 = v * (-s / (s**2 + 1) ** 0.5) + latents / (s**2 + 1)
+            latents = latents + (latents - x0) / s * (sigma_next.to(device) - s)
+            _check_finite(latents, step, float(sigma))
+            if preview is not None:
+                preview(step, x0)
+        return latents.cpu()
+    finally:
+        # Drop the large buffers even when an interruption propagates (the traceback keeps this frame alive).
+        pose_feats = caller = acc_c = acc_u = cnt = v = v_u = x0 = x_in = pose = v_unc = v_cond = None
+        latents = weights = guidance = None
+
+
+def sample_video(
+    components: VideoComponents,
+    reference: torch.Tensor,
+    poses: torch.Tensor,
+    fusion: FusionSchedule | None = None,
+    settings: SamplerSettings | None = None,
+    device: torch.device | str = "cpu",
+    progress: Progress | None = None,
+    interrupt: Interrupt | None = None,
+    preview: Preview | None = None,
+) -> torch.Tensor:
+    """Reference [1, 3, H, W] + poses [F, 3, H, W] (0..1, same size, multiples of 8; frame 0 = reference pose)
+    -> latents float32 [F, 4, H/8, W/8]. One device for everything (scripts and tests; the node places modules)."""
+    settings = settings or SamplerSettings()
+    settings.validate()
+    fusion = fusion or FusionSchedule(*_default_window(components))
+    generator = torch.Generator().manual_seed(int(settings.seed))
+    cond = encode_reference(components, reference, generator, device, settings.noise_aug,
+                            settings.image_embed_strength, settings.fps_condition, settings.motion_bucket)
+    return denoise(components, cond, poses, fusion, settings, generator, device, progress, interrupt, preview)
+
+
+def _default_window(components: VideoComponents) -> tuple[int, int]:
+    from .fusion import DEFAULT_WINDOWS
+
+    return DEFAULT_WINDOWS.get(components.version, DEFAULT_WINDOWS["1.1"])
