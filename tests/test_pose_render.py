@@ -10,6 +10,12 @@ person 0 with body confidences from 0.1 to 0.99 (three below 0.3), a left hand w
 with two missing points, 68 face points with confidences 0.05..1 (one left of the canvas); person 1 smaller,
 overlapping, a weak right shoulder and an ankle below the canvas. "image_{W}x{H}" = both people,
 "image_p1_{W}x{H}" = person 1 alone, for canvases 64x96, 100x60, 77x50 (non-integer super-resolution) and 256x384.
+
+tests/data/controlnet_render_expected.npz (same "keypoints") was made the same way from comfyui_controlnet_aux at
+commit e8b689a513c3e6b63edc44066560ca5919c0576e: src/custom_controlnet_aux/dwpose/util.py draw_bodypose,
+draw_handpose, draw_facepose called per person in draw_poses' order (body, left hand, right hand, face) on the
+keypoints in pixels (x * W, y * H, as CNA keeps them), after CNA's own conversion (wholebody.py neck insertion and
+OpenPose reorder, format_result: points with score >= 0.3 kept, face = 68 points + body eyes 14, 15).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from models.pose.render_mimicmotion import render_frame_mimicmotion, super_resol
 from models.pose.types import PoseSequence
 
 DATA = Path(__file__).parent / "data" / "mimicmotion_render_expected.npz"
+CNA_DATA = Path(__file__).parent / "data" / "controlnet_render_expected.npz"
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +55,17 @@ def test_mimicmotion_bit_exact_against_official(expected: dict[str, np.ndarray])
         got = render_pose(pose, style="mimicmotion")[0]
         assert got.shape == expected[key].shape
         assert np.array_equal(got, expected[key]), f"{key}: {np.count_nonzero(got != expected[key])} values differ"
+
+
+def test_controlnet_matches_controlnet_aux_drawing() -> None:
+    with np.load(CNA_DATA) as data:
+        kp = data["keypoints"]
+        keys = [k for k in data.files if k.startswith("image_")]
+        assert len(keys) == 3
+        for key in keys:
+            width, height = _size(key)
+            got = render_pose(PoseSequence(kp[None], (width, height)), style="controlnet")[0]
+            assert np.array_equal(got, data[key]), f"{key}: {np.count_nonzero(got != data[key])} values differ"
 
 
 def test_super_resolution_canvas() -> None:

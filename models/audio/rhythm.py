@@ -42,7 +42,8 @@ HEAD = np.r_[0:5, 23:91]
 FACE_OFFSET = 23
 # Lower-jaw weights on the 68 face points (iBUG order): chin and lower lip move fully, corners halfway, upper lip 0.
 _JAW_W = (1.0 - np.abs(np.arange(17) - 8) / 8.0) ** 1.5
-_LIP_W = {48: 0.35, 54: 0.35, 55: 0.7, 56: 1.0, 57: 1.0, 58: 1.0, 59: 0.7, 60: 0.35, 64: 0.35, 65: 1.0, 66: 1.0, 67: 1.0}
+_LIP_W = {48: 0.35, 54: 0.35, 55: 0.7, 56: 1.0, 57: 1.0, 58: 1.0, 59: 0.7,  # outer lower lip
+          60: 0.35, 64: 0.35, 65: 1.0, 66: 1.0, 67: 1.0}  # inner lower lip
 ARMS = {  # side -> (shoulder, elbow, wrist, hand slice)
     "left": (layout.LEFT_SHOULDER, layout.LEFT_ELBOW, layout.LEFT_WRIST, layout.LEFT_HAND),
     "right": (layout.RIGHT_SHOULDER, layout.RIGHT_ELBOW, layout.RIGHT_WRIST, layout.RIGHT_HAND),
@@ -73,12 +74,10 @@ def body_scale(xy: np.ndarray, conf: np.ndarray, canvas: tuple[int, int]) -> flo
     return max(s, 0.02 * min(canvas), 1.0) if s > 0 else 0.2 * min(canvas)
 
 
-def movement_box(xy: np.ndarray, conf: np.ndarray, canvas: tuple[int, int], enlarge: float) -> np.ndarray:
-    """CyberHost body movement map for one reference frame: float64 (x0, y0, x1, y1) in pixels.
+def chest_points(xy: np.ndarray, conf: np.ndarray, canvas: tuple[int, int]) -> np.ndarray:
+    """float64 [N, 2] pixels: the visible shoulders plus a sternum point 0.6 shoulder widths below their midpoint.
 
-    Chest keypoints = both shoulders plus a sternum point 0.6 shoulder widths below their midpoint (one frame has
-    no motion range, so the chest's own extent stands in for it); the box is scaled about its centre by
-    (1 + enlarge) and clipped to the canvas.
+    One reference frame has no motion range, so the chest's own extent stands in for CyberHost's chest range.
     """
     s = body_scale(xy, conf, canvas)
     pts = [xy[i] for i in (layout.LEFT_SHOULDER, layout.RIGHT_SHOULDER) if conf[i] > _CONF]
@@ -86,7 +85,16 @@ def movement_box(xy: np.ndarray, conf: np.ndarray, canvas: tuple[int, int], enla
         head = xy[HEAD][conf[HEAD] > _CONF]
         pts = [head.mean(axis=0) + np.array([0.0, 0.8 * s])]
     top = np.mean(pts, axis=0)
-    pts = np.array(pts + [top + np.array([0.0, 0.6 * s])], np.float64)
+    return np.array(pts + [top + np.array([0.0, 0.6 * s])], np.float64)
+
+
+def movement_box(xy: np.ndarray, conf: np.ndarray, canvas: tuple[int, int], enlarge: float) -> np.ndarray:
+    """CyberHost body movement map for one reference frame: float64 (x0, y0, x1, y1) in pixels.
+
+    The box of :func:`chest_points`, scaled about its centre by (1 + enlarge) and clipped to the canvas.
+    """
+    s = body_scale(xy, conf, canvas)
+    pts = chest_points(xy, conf, canvas)
     lo, hi = pts.min(axis=0), pts.max(axis=0)
     centre, half = (lo + hi) / 2, np.maximum((hi - lo) / 2, 0.05 * s) * (1.0 + max(enlarge, 0.0))
     box = np.r_[centre - half, centre + half]
@@ -144,7 +152,7 @@ def _soft_clamp(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
     out = np.zeros_like(x)
     pos, neg = x > 0, x < 0
     out[pos] = hi * np.tanh(x[pos] / hi) if hi > 0 else 0.0
-    out[neg] = -(-lo) * np.tanh(x[neg] / lo) if lo < 0 else 0.0
+    out[neg] = lo * np.tanh(x[neg] / lo) if lo < 0 else 0.0
     return out
 
 
@@ -162,7 +170,9 @@ def _check_inputs(reference: PoseSequence, features: AudioFeatures, person: int,
     if reference.num_frames < 1:
         raise ValueError("reference pose has no frames; connect EmbodyPoseExtract run on the reference image")
     if not 0 <= person < reference.num_people:
-        raise ValueError(f"person {person} does not exist: the reference pose has {reference.num_people} person slot(s)")
+        raise ValueError(
+            f"person {person} does not exist: the reference pose has {reference.num_people} person slot(s)"
+        )
     if not reference.person_present()[0, person]:
         raise ValueError(
             f"the reference pose has no person in slot {person} of its first frame; use a reference image where "
@@ -244,8 +254,7 @@ def rhythm_motion(reference: PoseSequence, features: AudioFeatures, seed: int = 
     idle_x = _smooth_noise(rng_idle, t, 0.05, 0.2)
     idle_roll = _smooth_noise(rng_idle, t, 0.08, 0.3)
     box = movement_box(xy0, conf, reference.canvas, k["box_enlarge"])
-    chest = np.array([xy0[i] for i in (layout.LEFT_SHOULDER, layout.RIGHT_SHOULDER) if conf[i] > _CONF]
-                     or [np.array([box[0] + box[2], box[1] + box[3]]) / 2])
+    chest = chest_points(xy0, conf, reference.canvas)
     slack_lo = box[:2] - chest.min(axis=0)  # <= 0: how far the chest may move left/up inside the box
     slack_hi = box[2:] - chest.max(axis=0)  # >= 0
     slack_lo, slack_hi = np.minimum(slack_lo, 0), np.maximum(slack_hi, 0)

@@ -140,6 +140,23 @@ def load_state_dict(
     return sd
 
 
+def read_keys(path: str | os.PathLike, expected: str | None = None) -> list[str]:
+    """Key names of a weight file; cheap for safetensors (header only), a full memory-mapped load for pickles."""
+    path = _check_file(path, expected)
+    if path.lower().endswith(SAFETENSORS_EXTS):
+        from safetensors import safe_open
+
+        try:
+            with safe_open(path, framework="pt", device="cpu") as f:
+                return list(f.keys())
+        except Exception as exc:
+            raise ValueError(
+                f"Could not read {path!r} as safetensors ({exc}). The file is truncated or not a safetensors "
+                f"file; download it again.{_expectation(expected)}"
+            ) from exc
+    return list(load_state_dict(path, expected=expected))
+
+
 def strip_prefix(sd: Mapping[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
     """Keys under ``prefix`` with the prefix removed."""
     return {k[len(prefix):]: v for k, v in sd.items() if k.startswith(prefix)}

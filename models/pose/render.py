@@ -2,7 +2,7 @@
 
 Styles:
 - "mimicmotion": MimicMotion's confidence-aware renderer, bit-exact (render_mimicmotion.py). Use it for MimicMotion.
-- "controlnet": the ControlNet OpenPose look of comfyui_controlnet_aux (render_controlnet.py).
+- "controlnet": the ControlNet OpenPose look, pixel-identical to comfyui_controlnet_aux (render_controlnet.py).
 - "controlnet_xinsir": the same with the thicker sticks recommended for xinsir's SDXL OpenPose ControlNet.
 """
 

@@ -8,6 +8,7 @@ What ControlNet OpenPose models were trained on, as drawn by ControlNet's annota
 - hands: 20 rainbow edges of thickness 2 and 21 blue discs of radius 4;
 - face: 68 landmarks plus both body eyes as white discs of radius 3;
 - people are drawn one after the other (body, left hand, right hand, face), directly at the output size, in RGB.
+The output is pixel-identical to comfyui_controlnet_aux's drawing of the same keypoints (tests/test_pose_render.py).
 """
 
 from __future__ import annotations

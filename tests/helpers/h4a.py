@@ -1,4 +1,4 @@
-"""Test fixtures for the audio features and the procedural rhythm driver (H4a): synthetic poses and speech-like audio."""
+"""Fixtures for the audio feature and procedural rhythm tests (H4a): a synthetic pose and speech-like audio."""
 
 from __future__ import annotations
 
@@ -58,7 +58,8 @@ def syllable_train(
 ) -> tuple[np.ndarray, list[float]]:
     """Speech-like mono audio: voiced syllables (harmonics, random level) with a consonant burst at each start.
 
-    pauses: (start_s, end_s) spans kept silent. gap: range of the silent gap after each syllable, seconds. Returns (float32 [T], syllable start times in seconds).
+    pauses: (start_s, end_s) spans kept silent. gap: range of the silent gap after each syllable, seconds.
+    Returns (float32 [T], syllable start times in seconds).
     """
     rng = np.random.default_rng(seed)
     n = int(round(seconds * sample_rate))

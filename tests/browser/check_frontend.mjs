@@ -1,0 +1,95 @@
+// Drive a running ComfyUI (with Embody installed) in headless chromium.
+//   node check_frontend.mjs BASE_URL OUT_DIR [workflow_api.json ...]
+// Checks: the pack's JS loads without console errors, its widgets attach and draw; each API-format workflow loads
+// into the graph with no missing nodes. Writes OUT_DIR/<name>.json (UI format) + <name>.png (canvas screenshot) and
+// OUT_DIR/report.json. Exit code 1 on any failure.
+import { chromium } from "playwright-core";
+import fs from "node:fs";
+import path from "node:path";
+
+const [base, outDir, ...workflows] = process.argv.slice(2);
+fs.mkdirSync(outDir, { recursive: true });
+const report = { errors: [], pack_console: [], checks: {}, workflows: {} };
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+try {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  page.on("console", (msg) => {
+    const text = msg.text();
+    if (/embody/i.test(text) || /extensions\/[^/]*\/embody/i.test(msg.location()?.url ?? "")) {
+      report.pack_console.push(`${msg.type()}: ${text}`);
+      if (msg.type() === "error") report.errors.push(`console: ${text}`);
+    }
+  });
+  page.on("pageerror", (err) => {
+    if (/embody/i.test(`${err.message}\n${err.stack}`)) report.errors.push(`pageerror: ${err.message}`);
+  });
+  await page.goto(base, { waitUntil: "domcontentloaded" });
+  await page.waitForFunction(() => window.app?.graph && window.LiteGraph, null, { timeout: 120000 });
+  await page.waitForTimeout(2000);
+  await page.keyboard.press("Escape"); // the first-run templates dialog
+  await page.waitForTimeout(300);
+  const exts = await (await page.request.get(`${base}/extensions`)).json();
+  report.checks.extension_served = exts.some((e) => /embody\.js$/.test(e));
+
+  report.checks.widgets = await page.evaluate(async () => {
+    const out = {};
+    const g = window.app.graph;
+    const clarity = window.LiteGraph.createNode("EmbodyHandClarity");
+    g.add(clarity);
+    out.clarity_widget = !!clarity.widgets?.find((w) => w.name === "clarity_plot");
+    clarity.onExecuted?.({ embody_clarity: [3, 5, NaN, 8, 2], embody_threshold: [4] });
+    const canvas = clarity.embodyClarityCanvas;
+    if (canvas) {
+      const px = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+      let lit = 0;
+      for (let i = 0; i < px.length; i += 4) if (px[i + 2] > 200 && px[i] < 120) lit++;
+      out.clarity_drawn_pixels = lit;
+    }
+    const fusion = window.LiteGraph.createNode("EmbodyFusionSchedule");
+    if (fusion) {
+      g.add(fusion);
+      out.fusion_widget = !!fusion.widgets?.find((w) => w.name === "window_plot");
+    }
+    g.clear();
+    return out;
+  });
+
+  for (const file of workflows) {
+    const name = path.basename(file).replace(/_api\.json$/, "");
+    const api = JSON.parse(fs.readFileSync(file, "utf8"));
+    for (const k of Object.keys(api)) if (k.startsWith("_")) delete api[k];
+    const result = await page.evaluate(async ([api, name]) => {
+      await window.app.loadApiJson(api, `${name}.json`);
+      await new Promise((r) => setTimeout(r, 500));
+      const nodes = window.app.graph._nodes;
+      const missing = nodes.filter((n) => !window.LiteGraph.registered_node_types[n.type]).map((n) => n.type);
+      window.app.graph.arrange?.();
+      try {
+        await window.app.extensionManager.command.execute("Comfy.Canvas.FitView");
+      } catch {
+        window.app.canvas.ds.offset = [20, 20];
+        window.app.canvas.ds.scale = 0.55;
+      }
+      window.app.graph.setDirtyCanvas(true, true);
+      await new Promise((r) => setTimeout(r, 500));
+      return { nodes: nodes.length, missing, ui: window.app.graph.serialize() };
+    }, [api, name]);
+    report.workflows[name] = { nodes: result.nodes, missing: result.missing };
+    if (result.missing.length) report.errors.push(`${name}: missing node types ${result.missing}`);
+    fs.writeFileSync(path.join(outDir, `${name}.json`), JSON.stringify(result.ui, null, 1));
+    const canvasEl = await page.$("canvas#graph-canvas") ?? await page.$("canvas");
+    await (canvasEl ?? page).screenshot({ path: path.join(outDir, `${name}.png`) });
+  }
+  await page.screenshot({ path: path.join(outDir, "page.png") });
+} catch (err) {
+  report.errors.push(`driver: ${err.message}`);
+} finally {
+  await browser.close();
+}
+fs.writeFileSync(path.join(outDir, "report.json"), JSON.stringify(report, null, 1));
+console.log(JSON.stringify({ errors: report.errors, checks: report.checks, workflows: report.workflows }, null, 1));
+process.exit(report.errors.length ? 1 : 0);
