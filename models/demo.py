@@ -121,9 +121,11 @@ def run(args: argparse.Namespace) -> dict:
     save_png(out / "pose_mimicmotion.png", render_pose(reference, style="mimicmotion")[0])
     save_png(out / "pose_controlnet.png", render_pose(reference, style="controlnet")[0])
     save_png(out / "confidence.png", (confidence_mask(reference)[0] * 255).round().astype(np.uint8))
-    from .hands.plot import clarity_plot
+    from .hands.clarity import frame_scores
+    from .hands.plot import plot_clarity
 
-    save_png(out / "hand_clarity.png", clarity_plot(reference.hand_clarity))
+    per_hand = reference.hand_clarity[:, 0]
+    save_png(out / "hand_clarity.png", plot_clarity(frame_scores(reference.hand_clarity), per_hand=per_hand))
 
     waveform, rate = read_audio(args.audio or DEFAULT_AUDIO)
     features = compute_audio_features(waveform, rate, fps=args.fps)
