@@ -30,17 +30,10 @@ def _combo_default(options: list[str], preferred: str) -> str | None:
 
 
 def _mediapipe_backend():
-    """MediaPipe (optional): imported only when chosen, with a message that says how to enable it."""
-    try:
-        from ..models.pose.mediapipe_backend import MediaPipeBackend
+    """MediaPipe (optional): mediapipe is imported on the first detect, which says how to enable it if missing."""
+    from ..models.pose.mediapipe_backend import MediaPipeBackend
 
-        return MediaPipeBackend(static_image_mode=True)
-    except ImportError as exc:
-        raise RuntimeError(
-            f"The mediapipe pose backend is not available ({exc}). It needs mediapipe 0.10.14 (Python 3.12 or older, "
-            "protobuf 4.x): python -m pip install mediapipe==0.10.14 \"protobuf<5\" in ComfyUI's Python. "
-            "Or choose the dwpose backend (yolox_l.onnx + dw-ll_ucoco_384.onnx in models/dwpose)."
-        ) from exc
+    return MediaPipeBackend(static_image_mode=True)
 
 
 class EmbodyPoseExtract(io.ComfyNode):

@@ -1,0 +1,129 @@
+"""Audio-to-motion speed and memory on this machine (CPU unless --device says otherwise).
+
+Measures, on 60 s of synthetic speech-like audio at 25 fps (1500 frames):
+- audio features (models.audio.features.compute_audio_features);
+- the procedural driver (models.audio.rhythm.rhythm_motion), target < 2 s;
+- the diffusion sampler with the default model size (random init; speed does not depend on the weights), windowed
+  temporal outpainting vs one whole-sequence pass: seconds of motion per second of compute (x real time) and peak
+  memory of each, each run in a fresh process so the peaks do not mix.
+
+Usage: python benchmarks/audio.py [--seconds 60] [--steps 25] [--cfg 2.0] [--threads 2] [--device cpu]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import resource
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def speech_like(seconds: float, sr: int = 16000, seed: int = 0) -> np.ndarray:
+    """Syllable-rate amplitude-modulated harmonics with pauses: [1, T] float32."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sr)) / sr
+    f0 = 120 + 20 * np.sin(2 * np.pi * 0.3 * t)
+    voice = sum(np.sin(2 * np.pi * k * np.cumsum(f0) / sr) / k for k in range(1, 6))
+    envelope = np.clip(np.sin(2 * np.pi * 4 * t + rng.uniform(0, 6)), 0, None) * (np.sin(2 * np.pi * 0.25 * t) > -0.5)
+    return (0.3 * voice * envelope + 0.003 * rng.standard_normal(len(t))).astype(np.float32)[None]
+
+
+def _sample_child(queue: mp.Queue, feats: np.ndarray, window: int, steps: int, cfg: float, threads: int,
+                  device: str) -> None:
+    import torch
+
+    from models.audio.diffusion import sample_long
+    from models.audio.motion_model import MotionModelConfig, MotionTransformer
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    model = MotionTransformer(MotionModelConfig()).eval().to(device)
+    audio = torch.from_numpy(feats).to(device)
+    sample_long(model, audio[:60], steps=2, cfg_scale=cfg, window=window)  # warm-up
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    before = _rss_mb()
+    start = time.perf_counter()
+    sample_long(model, audio, steps=steps, cfg_scale=cfg, seed=0, window=window)
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    elapsed = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    gpu = torch.cuda.max_memory_allocated() / 2**20 if device.startswith("cuda") else float("nan")
+    queue.put((elapsed, peak - before, gpu))
+
+
+def run_sampler(feats: np.ndarray, window: int, steps: int, cfg: float, threads: int, device: str) -> tuple:
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_sample_child, args=(queue, feats, window, steps, cfg, threads, device))
+    proc.start()
+    result = queue.get()
+    proc.join()
+    return result
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--seconds", type=float, default=60.0)
+    p.add_argument("--fps", type=float, default=25.0)
+    p.add_argument("--steps", type=int, default=25)
+    p.add_argument("--cfg", type=float, default=2.0)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="cpu")
+    args = p.parse_args()
+
+    import torch
+
+    from models.audio.features import compute_audio_features
+    from models.audio.rhythm import rhythm_motion
+    from models.pose.types import PoseSequence
+    from tests.helpers.tiny_motion import reference_pose
+
+    torch.set_num_threads(args.threads)
+    wave = speech_like(args.seconds)
+    start = time.perf_counter()
+    features = compute_audio_features(wave, 16000, args.fps)
+    t_feat = time.perf_counter() - start
+    ref: PoseSequence = reference_pose()
+    rhythm_motion(ref, features, seed=0)  # warm-up (imports, caches)
+    start = time.perf_counter()
+    rhythm_motion(ref, features, seed=0)
+    t_proc = time.perf_counter() - start
+
+    feats = features.features
+    t_win, mem_win, gpu_win = run_sampler(feats, 50, args.steps, args.cfg, args.threads, args.device)
+    t_all, mem_all, gpu_all = run_sampler(feats, 0, args.steps, args.cfg, args.threads, args.device)
+
+    dur = args.seconds
+    print(f"audio: {dur:.0f} s at {args.fps:g} fps = {features.num_frames} frames; device {args.device}, "
+          f"{args.threads} threads; sampler {args.steps} DDIM steps, cfg {args.cfg} (2 passes per step)")
+    print(f"audio features          {t_feat:7.3f} s  {dur / t_feat:8.1f} x real time")
+    print(f"procedural (rhythm)     {t_proc:7.3f} s  {dur / t_proc:8.1f} x real time  (target < 2 s: "
+          f"{'met' if t_proc < 2 else 'MISSED'})")
+    print(f"diffusion, windowed     {t_win:7.3f} s  {dur / t_win:8.1f} x real time  (window 50, overlap 25)")
+    print(f"diffusion, whole clip   {t_all:7.3f} s  {dur / t_all:8.1f} x real time  (one pass over all frames)")
+    print(f"procedural vs diffusion (windowed): {t_win / t_proc:.1f}x faster")
+    print(f"peak extra RSS: windowed {mem_win:.0f} MB, whole clip {mem_all:.0f} MB "
+          f"(whole/windowed {mem_all / max(mem_win, 1e-6):.1f}x)")
+    if args.device.startswith("cuda"):
+        print(f"peak GPU memory: windowed {gpu_win:.0f} MiB, whole clip {gpu_all:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
