@@ -43,7 +43,7 @@ def tiny_unet_config() -> dict[str, Any]:
 def tiny_vae_config() -> dict[str, Any]:
     return dict(
         in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 4,
-        block_out_channels=(32, 32, 32, 32), layers_per_block=1, latent_channels=4,
+        block_out_channels=(32, 32, 32, 32), layers_per_block=2, latent_channels=4,
         sample_size=TINY_IMAGE_SIZE, scaling_factor=0.18215, force_upcast=True,
     )
 
@@ -62,6 +62,9 @@ def tiny_components(seed: int = 0, dtype: torch.dtype = torch.float32, version: 
     pose_net = PoseNet(noise_latent_channels=tiny_unet_config()["block_out_channels"][0])
     torch.nn.init.normal_(pose_net.final_proj.weight, std=0.05)
     vae = AutoencoderKLTemporalDecoder(**tiny_vae_config())
+    with torch.no_grad():  # SGM's VAE has no quant_conv: identity keeps the folder and single-file layouts equal
+        vae.quant_conv.weight.copy_(torch.eye(8).view(8, 8, 1, 1))
+        vae.quant_conv.bias.zero_()
     image_encoder = CLIPVisionModelWithProjection(tiny_clip_config())
     mods = [(m if dtype == torch.float32 else m.to(dtype)).eval() for m in (unet, pose_net, vae, image_encoder)]
     return VideoComponents(
@@ -105,7 +108,7 @@ def write_tiny_mimicmotion(models_dir: str, seed: int = 0) -> dict[str, str]:
 
     Returns:
         {"mimicmotion": models_dir/mimicmotion/tiny_mimicmotion.pth, "svd_folder": models_dir/diffusers/tiny-svd,
-         "svd_single_file": models_dir/checkpoints/tiny_svd.safetensors (if the single-file writer is available)}.
+         "svd_single_file": models_dir/checkpoints/tiny_svd_xt.safetensors}.
     """
     comps = tiny_components(seed=seed)
     paths: dict[str, str] = {}
@@ -114,4 +117,101 @@ def write_tiny_mimicmotion(models_dir: str, seed: int = 0) -> dict[str, str]:
     paths["mimicmotion"] = os.path.join(mm_dir, "tiny_mimicmotion.pth")
     torch.save(mimicmotion_state_dict(comps), paths["mimicmotion"])
     paths["svd_folder"] = write_svd_folder(comps, os.path.join(models_dir, "diffusers", "tiny-svd"))
+    os.makedirs(os.path.join(models_dir, "checkpoints"), exist_ok=True)
+    paths["svd_single_file"] = write_tiny_svd_single_file(
+        comps, os.path.join(models_dir, "checkpoints", "tiny_svd_xt.safetensors"))
     return paths
+
+
+# ---- single-file (SGM / OpenCLIP layout) writer: the inverse key maps, stated independently of the loader's ----
+
+_SGM_RES = {"norm1": "time_stack.in_layers.0", "conv1": "time_stack.in_layers.2", "norm2": "time_stack.out_layers.0",
+            "conv2": "time_stack.out_layers.3"}
+
+
+def _sgm_res(rest: str) -> str:
+    parts = rest.split(".")
+    if parts[0] == "time_mixer":
+        return "mix_factor"
+    if parts[0] == "temporal_res_block":
+        return f"{_SGM_RES[parts[1]]}.{parts[2]}"
+    return rest[len("spatial_res_block."):].replace("conv_shortcut", "nin_shortcut")
+
+
+def vae_to_sgm(vae: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """diffusers AutoencoderKLTemporalDecoder -> SGM keys (encoder as LDM, decoder as VideoDecoder; no quant_conv)."""
+    n = len(vae.config.block_out_channels)
+    out: dict[str, torch.Tensor] = {}
+    attn = {"group_norm": "norm", "to_q": "q", "to_k": "k", "to_v": "v", "to_out.0": "proj_out"}
+    for key, v in vae.state_dict().items():
+        part, rest = key.split(".", 1)
+        if part == "quant_conv":
+            continue
+        if rest.startswith(("down_blocks.", "up_blocks.")):
+            kind, idx, sub, rest2 = rest.split(".", 3)
+            if part == "encoder":
+                if sub == "resnets":
+                    new = f"down.{idx}.block.{rest2.replace('conv_shortcut', 'nin_shortcut')}"
+                else:  # downsamplers.0.conv.*
+                    new = f"down.{idx}.downsample.{rest2.split('.', 1)[1]}"
+            else:
+                lvl = n - 1 - int(idx)
+                if sub == "resnets":
+                    j, r = rest2.split(".", 1)
+                    new = f"up.{lvl}.block.{j}.{_sgm_res(r)}"
+                else:
+                    new = f"up.{lvl}.upsample.{rest2.split('.', 1)[1]}"
+        elif rest.startswith("mid_block.resnets."):
+            j, r = rest[len("mid_block.resnets."):].split(".", 1)
+            r = _sgm_res(r) if part == "decoder" else r.replace("conv_shortcut", "nin_shortcut")
+            new = f"mid.block_{int(j) + 1}.{r}"
+        elif rest.startswith("mid_block.attentions.0."):
+            r = rest[len("mid_block.attentions.0."):]
+            name, param = r.rsplit(".", 1)
+            new = f"mid.attn_1.{attn[name]}.{param}"
+            if v.ndim == 2:
+                v = v[:, :, None, None]
+        elif rest.startswith("time_conv_out."):
+            new = "conv_out.time_mix_conv." + rest.split(".")[-1]
+        elif rest.startswith("conv_norm_out."):
+            new = "norm_out." + rest.split(".")[-1]
+        else:
+            new = rest
+        out[f"first_stage_model.{part}.{new}"] = v
+    return out
+
+
+def clip_to_open_clip(encoder: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """transformers CLIPVisionModelWithProjection -> OpenCLIP ``visual.*`` keys with SVD's conditioner prefix."""
+    p = "conditioner.embedders.0.open_clip.model.visual."
+    sd = encoder.state_dict()
+    emb, vm = "vision_model.embeddings.", "vision_model."
+    out = {
+        p + "class_embedding": sd[emb + "class_embedding"], p + "conv1.weight": sd[emb + "patch_embedding.weight"],
+        p + "positional_embedding": sd[emb + "position_embedding.weight"],
+        p + "ln_pre.weight": sd[vm + "pre_layrnorm.weight"], p + "ln_pre.bias": sd[vm + "pre_layrnorm.bias"],
+        p + "ln_post.weight": sd[vm + "post_layernorm.weight"], p + "ln_post.bias": sd[vm + "post_layernorm.bias"],
+        p + "proj": sd["visual_projection.weight"].t().contiguous(),
+    }
+    for i in range(encoder.config.num_hidden_layers):
+        s, d = f"{vm}encoder.layers.{i}.", f"{p}transformer.resblocks.{i}."
+        for param in ("weight", "bias"):
+            out[d + f"attn.in_proj_{param}"] = torch.cat([sd[s + f"self_attn.{x}_proj.{param}"] for x in "qkv"])
+            for a, b in (("layer_norm1", "ln_1"), ("layer_norm2", "ln_2"), ("mlp.fc1", "mlp.c_fc"),
+                         ("mlp.fc2", "mlp.c_proj"), ("self_attn.out_proj", "attn.out_proj")):
+                out[d + f"{b}.{param}"] = sd[s + f"{a}.{param}"]
+    return out
+
+
+def write_tiny_svd_single_file(components: VideoComponents, path: str) -> str:
+    """A tiny SVD single file: SGM VAE + OpenCLIP image encoder, and the tiny UNet under ``model.diffusion_model.``
+    with SGM's temporal key markers (the loader never reads the SVD UNet: MimicMotion brings its own)."""
+    from safetensors.torch import save_file
+
+    sd = {**vae_to_sgm(components.vae), **clip_to_open_clip(components.image_encoder)}
+    for k, v in components.unet.state_dict().items():
+        sd["model.diffusion_model." + k] = v
+    sd["model.diffusion_model.input_blocks.1.0.time_stack.in_layers.0.weight"] = torch.ones(32)
+    sd["model.diffusion_model.input_blocks.1.0.time_mixer.mix_factor"] = torch.zeros(1)
+    save_file({k: v.to(torch.float16).contiguous() for k, v in sd.items()}, path)
+    return path
