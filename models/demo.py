@@ -121,11 +121,20 @@ def run(args: argparse.Namespace) -> dict:
     save_png(out / "pose_mimicmotion.png", render_pose(reference, style="mimicmotion")[0])
     save_png(out / "pose_controlnet.png", render_pose(reference, style="controlnet")[0])
     save_png(out / "confidence.png", (confidence_mask(reference)[0] * 255).round().astype(np.uint8))
+    # Hand clarity on the reference blurred more and more (Gaussian sigma 0..4 px): the score must fall.
+    import cv2
+
     from .hands.clarity import frame_scores
     from .hands.plot import plot_clarity
 
-    per_hand = reference.hand_clarity[:, 0]
-    save_png(out / "hand_clarity.png", plot_clarity(frame_scores(reference.hand_clarity), per_hand=per_hand))
+    sigmas = np.linspace(0.0, 4.0, 9)
+    blurred = np.stack([image if s == 0 else cv2.GaussianBlur(image, (0, 0), float(s)) for s in sigmas])
+    series = reference.with_keypoints(np.repeat(reference.keypoints, len(sigmas), axis=0))
+    per_hand = hand_clarity(blurred, series)
+    per_frame = frame_scores(per_hand)
+    save_png(out / "hand_clarity.png", plot_clarity(per_frame, per_hand=per_hand[:, 0]))
+    summary["hand_clarity_vs_blur"] = {f"sigma {s:.1f}": (None if np.isnan(v) else round(float(v), 2))
+                                       for s, v in zip(sigmas, per_frame, strict=True)}
 
     waveform, rate = read_audio(args.audio or DEFAULT_AUDIO)
     features = compute_audio_features(waveform, rate, fps=args.fps)
