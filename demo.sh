@@ -17,9 +17,11 @@ if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
   "$VENV/bin/python" -m pip install -q "${TORCH_SPEC:-torch==2.13.0}"
 fi
 "$VENV/bin/python" -m pip install -q -r requirements.txt scikit-image
-# Optional mediapipe backend (Python <= 3.12; it needs protobuf 4.x). Without it the demo asks for DWPose weights.
+# Optional mediapipe backend (Python <= 3.12; its graphs need protobuf 4.x). --no-deps keeps out what the pose
+# solutions never use (opencv-contrib next to opencv-python, jax, sounddevice); its run-time needs come after it.
 if ! "$VENV/bin/python" -c "import mediapipe" 2>/dev/null; then
-  "$VENV/bin/python" -m pip install -q "mediapipe==0.10.14" "protobuf>=4.25.3,<5" \
+  { "$VENV/bin/python" -m pip install -q --no-deps "mediapipe==0.10.14" \
+    && "$VENV/bin/python" -m pip install -q "protobuf>=4.25.3,<5" absl-py attrs flatbuffers; } \
     || echo "demo: mediapipe could not be installed; pass --dwpose-dir with yolox_l.onnx and dw-ll_ucoco_384.onnx" >&2
 fi
 exec "$VENV/bin/python" -m models.demo "$@"

@@ -7,7 +7,7 @@ Measures, on 60 s of synthetic speech-like audio at 25 fps (1500 frames):
   temporal outpainting vs one whole-sequence pass: seconds of motion per second of compute (x real time) and peak
   memory of each, each run in a fresh process so the peaks do not mix.
 
-Usage: python benchmarks/audio.py [--seconds 60] [--steps 25] [--cfg 2.0] [--threads 2] [--device cpu]
+Usage: python benchmarks/audio.py [--seconds 60] [--steps 10] [--cfg 2.0] [--threads 2] [--device cpu]
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--seconds", type=float, default=60.0)
     p.add_argument("--fps", type=float, default=25.0)
-    p.add_argument("--steps", type=int, default=25)
+    p.add_argument("--steps", type=int, default=10)
     p.add_argument("--cfg", type=float, default=2.0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--device", default="cpu")

@@ -1,5 +1,8 @@
 """MimicMotion sampler benchmarks on a tiny random UNet (CPU, 1 thread).
 
+Times are CPU seconds of this process (time.process_time, one thread), so other load on the machine does not
+distort the ratios.
+
 1. Scaling: peak RSS growth during sampling and wall time for 16, 64, 256, 1024 frames (each in a fresh process;
    the kernel's peak-RSS counter is reset right before sampling via /proc/self/clear_refs, Linux only).
 2. Ours vs a straightforward implementation with the official loop structure (PoseNet per window and step,
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import subprocess
 import sys
 import time
@@ -20,7 +24,7 @@ import time
 import torch
 
 from models.video.conditioning import encode_reference
-from models.video.fusion import FusionSchedule, initial_noise, window_indices, window_weights
+from models.video.fusion import FusionSchedule, frame_count_advice, initial_noise, window_indices, window_weights
 from models.video.sampler import SamplerSettings, denoise
 from models.video.sigmas import get_sigmas, sigma_to_timestep
 from models.video.unet_hook import pose_residual
@@ -96,12 +100,12 @@ def child(n: int, mode: str, steps: int) -> dict:
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")  # reset VmHWM to the current RSS
     before = _status_kib("VmRSS")
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     if mode == "ours":
         out = denoise(comps, cond, poses, fusion, s, gen, "cpu")
     else:
         out = straightforward(comps, ref, poses, fusion, s)
-    dt = time.perf_counter() - t0
+    dt = time.process_time() - t0
     peak = _status_kib("VmHWM")
     wins = len(window_indices(n, fusion))
     return {"frames": n, "mode": mode, "windows": wins, "seconds": dt, "s_per_window_step": dt / (wins * steps),
@@ -124,13 +128,15 @@ def compare(steps: int = 2) -> None:
     s = SamplerSettings(steps=steps, seed=1)
     official = FusionSchedule(WINDOW, OVERLAP)
     shrink = FusionSchedule(WINDOW, OVERLAP, tail="shrink")
+    print(frame_count_advice(n, official).message())
+    logging.getLogger("models.video").setLevel(logging.ERROR)  # the same advice is logged on every run
 
     def timed(fn, repeats=2):
         best, out = float("inf"), None
         for _ in range(repeats):
-            t0 = time.perf_counter()
+            t0 = time.process_time()
             out = fn()
-            best = min(best, time.perf_counter() - t0)
+            best = min(best, time.process_time() - t0)
         return best, out
 
     def ours(fusion, batch=True):
@@ -164,9 +170,13 @@ def main() -> None:
     ap.add_argument("--child", type=int)
     ap.add_argument("--mode", default="ours")
     ap.add_argument("--steps", type=int, default=1)
+    ap.add_argument("--compare-only", action="store_true")
     args = ap.parse_args()
     if args.child:
         print(json.dumps(child(args.child, args.mode, args.steps)))
+        return
+    if args.compare_only:
+        compare()
         return
     print(f"Scaling (window {WINDOW}/{OVERLAP}, 1 step, cfg 2, {SIDE}x{SIDE} px, tiny UNet, CPU 1 thread)")
     print(f"{'frames':>6} {'mode':>16} {'windows':>7} {'seconds':>8} {'s/window':>9} {'peak growth MiB':>16} "

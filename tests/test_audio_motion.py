@@ -99,7 +99,7 @@ def test_window_plan_covers_everything() -> None:
     assert window_plan(3, 32, 8) == [(0, 3, 0)]
     plan = window_plan(100, 32, 8)
     assert plan[0] == (0, 32, 0) and plan[-1][1] == 100
-    for (s0, e0, _), (s1, _, k) in zip(plan, plan[1:]):
+    for (_, e0, _), (s1, _, k) in zip(plan[:-1], plan[1:], strict=True):
         assert s1 == e0 - 8 and k == 8
 
 

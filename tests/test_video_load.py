@@ -13,7 +13,12 @@ from safetensors.torch import save_file
 from models.io.checkpoint import load_state_dict, sniff_family
 from models.video.config_infer import SVD_UNET_CONFIG, infer_unet_config
 from models.video.loader import detect_version, load_video_components, load_video_model
-from tests.helpers.tiny_mimicmotion import mimicmotion_state_dict, tiny_components, tiny_unet_config, write_tiny_mimicmotion
+from tests.helpers.tiny_mimicmotion import (
+    mimicmotion_state_dict,
+    tiny_components,
+    tiny_unet_config,
+    write_tiny_mimicmotion,
+)
 
 torch.set_num_threads(1)
 
@@ -99,7 +104,8 @@ def test_safetensors_conversions_and_unet_only_files(tiny, tmp_path, prefixed):
         _assert_same_weights(ref.unet, vm.components.unet, 1e-3)
         return
     # kijai-style: a UNet-only file without prefixes + a separate PoseNet file
-    unet_path, pose_path = str(tmp_path / "MimicMotionMergedUnet_1-1-fp16.safetensors"), str(tmp_path / "pose.safetensors")
+    unet_path = str(tmp_path / "MimicMotionMergedUnet_1-1-fp16.safetensors")
+    pose_path = str(tmp_path / "pose.safetensors")
     save_file({k[5:]: v for k, v in sd.items() if k.startswith("unet.")}, unet_path)
     save_file({k[9:]: v for k, v in sd.items() if k.startswith("pose_net.")}, pose_path)
     with pytest.raises(ValueError, match="holds only a UNet"):
@@ -134,6 +140,7 @@ def test_wrong_shapes_are_reported(tiny, tmp_path):
         load_video_model(path, paths["svd_folder"], torch.float32)
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_wrong_family_truncated_and_non_state_dict_files(tiny, tmp_path):
     _, paths, _ = tiny
     sd15 = {"model.diffusion_model.input_blocks.0.0.weight": torch.zeros(2),
@@ -200,8 +207,8 @@ def test_family_sniffing():
 
 @pytest.mark.parametrize(
     ("name", "version"),
-    [("MimicMotion_1-1.pth", "1.1"), ("MimicMotion_1.pth", "1.0"), ("MimicMotionMergedUnet_1-0-fp16.safetensors", "1.0"),
-     ("mm_v1.1.safetensors", "1.1"), ("whatever.pth", "1.1")],
+    [("MimicMotion_1-1.pth", "1.1"), ("MimicMotion_1.pth", "1.0"),
+     ("MimicMotionMergedUnet_1-0-fp16.safetensors", "1.0"), ("mm_v1.1.safetensors", "1.1"), ("whatever.pth", "1.1")],
 )
 def test_detect_version(name, version):
     assert detect_version(name) == version

@@ -111,7 +111,9 @@ class MotionDataset:
 
     def __init__(self, examples: list[MotionExample], fps: float, feature_names: tuple[str, ...]) -> None:
         if not examples:
-            raise ValueError("the training set is empty: no clip had enough usable frames (a visible, confident person)")
+            raise ValueError(
+                "the training set is empty: no clip had enough usable frames (a visible, confident person)"
+            )
         dims = {e.features.shape[1] for e in examples}
         if len(dims) != 1:
             raise ValueError(f"training clips have different audio feature sizes {sorted(dims)}")
@@ -152,7 +154,8 @@ class MotionDataset:
             ex = self.examples[i]
             n = min(length, end - start)
             s = start + int(rng.integers(0, end - start - n + 1))
-            res[b, :n], weight[b, :n], feats[b, :n] = ex.residuals[s : s + n], ex.weight[s : s + n], ex.features[s : s + n]
+            res[b, :n], weight[b, :n] = ex.residuals[s : s + n], ex.weight[s : s + n]
+            feats[b, :n] = ex.features[s : s + n]
             feats[b, n:] = ex.features[s + n - 1]
         return torch.from_numpy(res), torch.from_numpy(feats), torch.from_numpy(weight)
 
@@ -160,7 +163,7 @@ class MotionDataset:
 def _runs(mask: np.ndarray) -> Iterator[tuple[int, int]]:
     padded = np.concatenate([[False], mask, [False]])
     edges = np.flatnonzero(padded[1:] != padded[:-1])
-    yield from zip(edges[::2].tolist(), edges[1::2].tolist())
+    yield from zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True)
 
 
 def decode_video(path: str, fps: float, max_side: int = 640, chunk: int = 64) -> tuple[Iterator[np.ndarray], dict]:

@@ -118,7 +118,7 @@ def _guided_x0(
 def sample_window(
     model: MotionTransformer,
     audio: torch.Tensor,
-    steps: int = 25,
+    steps: int = 10,
     cfg_scale: float = 2.0,
     generator: torch.Generator | None = None,
     known_values: torch.Tensor | None = None,
@@ -171,7 +171,7 @@ def window_plan(num_frames: int, window: int, overlap: int) -> list[tuple[int, i
 def sample_long(
     model: MotionTransformer,
     audio: torch.Tensor,
-    steps: int = 25,
+    steps: int = 10,
     cfg_scale: float = 2.0,
     seed: int = 0,
     window: int | None = None,

@@ -66,7 +66,7 @@ def generate_motion(
     model: MotionTransformer,
     reference: PoseSequence,
     features: AudioFeatures,
-    steps: int = 25,
+    steps: int = 10,
     cfg_scale: float = 2.0,
     seed: int = 0,
     motion_scale: float = 1.0,

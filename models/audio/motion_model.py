@@ -47,10 +47,10 @@ class MotionModelConfig:
     feature_names: list[str] = field(default_factory=list)
     num_keypoints: int = NUM_KEYPOINTS
     layout: str = LAYOUT_NAME
-    d_model: int = 256
+    d_model: int = 128
     num_layers: int = 4
     num_heads: int = 4
-    ff_mult: int = 4
+    ff_mult: int = 2
     dropout: float = 0.1
     audio_context: int = 2
     window: int = 50

@@ -42,12 +42,15 @@ def reference_pose(pose: PoseSequence, person: int = 0, frame: int = 0) -> np.nd
     if person_scale(ref, pose.canvas) < 1.0:
         raise ValueError(
             f"no person found in the reference pose (frame {frame}, person {person}): fewer than two keypoints have "
-            f"confidence above {SCALE_CONFIDENCE}. Use a reference image where the person is visible, or another person index."
+            f"confidence above {SCALE_CONFIDENCE}. Use a reference image where the person is visible, "
+            "or another person index."
         )
     return ref
 
 
-def to_residuals(keypoints: np.ndarray, reference: np.ndarray, canvas: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+def to_residuals(
+    keypoints: np.ndarray, reference: np.ndarray, canvas: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
     """keypoints [F, 133, 3] and reference [133, 3] (normalised) -> residuals float32 [F, 266] and a weight
     float32 [F, 266] (0 where the keypoint or its reference counterpart has confidence <= 0.3)."""
     scale = person_scale(reference, canvas)

@@ -233,7 +233,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--min-hand-clarity", type=float, default=0.0, help="drop frames with a blurrier hand (0 = off)")
     p.add_argument("--window", type=int, default=50)
     p.add_argument("--overlap", type=int, default=25)
-    p.add_argument("--d-model", type=int, default=256)
+    p.add_argument("--d-model", type=int, default=128)
     p.add_argument("--layers", type=int, default=4)
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--steps", type=int, default=2000)

@@ -219,9 +219,10 @@ def denoise(
                 v_u = acc_u.div_(cnt)
                 v = v_u.add_(guidance * (v - v_u))  # per-frame CFG after fusion, as official
             # EDM Euler for v-prediction: x0 = c_skip x + c_out v; x' = x + (x - x0)/sigma * (sigma' - sigma).
+            # In place on the accumulator so the step allocates one latent-sized temporary, not five.
             s = sigma.to(device)
-            x0 = v * (-s / (s**2 + 1) ** 0.5) + latents / (s**2 + 1)
-            latents = latents + (latents - x0) / s * (sigma_next.to(device) - s)
+            x0 = v.mul_(-s / (s**2 + 1) ** 0.5).add_(latents / (s**2 + 1))
+            latents.add_((latents - x0).div_(s).mul_(sigma_next.to(device) - s))
             _check_finite(latents, step, float(sigma))
             if preview is not None:
                 preview(step, x0)

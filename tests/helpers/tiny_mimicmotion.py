@@ -204,13 +204,11 @@ def clip_to_open_clip(encoder: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 
 def write_tiny_svd_single_file(components: VideoComponents, path: str) -> str:
-    """A tiny SVD single file: SGM VAE + OpenCLIP image encoder, and the tiny UNet under ``model.diffusion_model.``
-    with SGM's temporal key markers (the loader never reads the SVD UNet: MimicMotion brings its own)."""
+    """A tiny SVD single file: SGM VAE + OpenCLIP image encoder. Of SVD's UNet it holds only two SGM temporal keys
+    (enough to be recognised as SVD): the loader never reads the SVD UNet, MimicMotion brings its own."""
     from safetensors.torch import save_file
 
     sd = {**vae_to_sgm(components.vae), **clip_to_open_clip(components.image_encoder)}
-    for k, v in components.unet.state_dict().items():
-        sd["model.diffusion_model." + k] = v
     sd["model.diffusion_model.input_blocks.1.0.time_stack.in_layers.0.weight"] = torch.ones(32)
     sd["model.diffusion_model.input_blocks.1.0.time_mixer.mix_factor"] = torch.zeros(1)
     save_file({k: v.to(torch.float16).contiguous() for k, v in sd.items()}, path)
