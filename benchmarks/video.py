@@ -92,7 +92,7 @@ def child(n: int, mode: str, steps: int) -> dict:
     comps = tiny_components(0)
     ref, poses = _inputs(n)
     fusion = FusionSchedule(WINDOW, OVERLAP)
-    s = SamplerSettings(steps=steps, seed=1)
+    s = SamplerSettings(steps=steps, seed=1, pose_cache_bytes=0 if mode == "ours-nocache" else 2 << 30)
     gen = torch.Generator().manual_seed(1)
     cond = encode_reference(comps, ref, gen, "cpu")
     # warm-up on a short clip so one-off allocations (kernels, thread pools) are not counted
@@ -101,7 +101,7 @@ def child(n: int, mode: str, steps: int) -> dict:
         f.write("5")  # reset VmHWM to the current RSS
     before = _status_kib("VmRSS")
     t0 = time.process_time()
-    if mode == "ours":
+    if mode.startswith("ours"):
         out = denoise(comps, cond, poses, fusion, s, gen, "cpu")
     else:
         out = straightforward(comps, ref, poses, fusion, s)
@@ -181,7 +181,8 @@ def main() -> None:
     print(f"Scaling (window {WINDOW}/{OVERLAP}, 1 step, cfg 2, {SIDE}x{SIDE} px, tiny UNet, CPU 1 thread)")
     print(f"{'frames':>6} {'mode':>16} {'windows':>7} {'seconds':>8} {'s/window':>9} {'peak growth MiB':>16} "
           f"{'latents MiB':>12}")
-    runs = [(n, "ours") for n in (16, 64, 256, 1024)] + [(n, "straightforward") for n in (16, 1024)]
+    runs = [(n, "ours") for n in (16, 64, 256, 1024)] + [(n, "ours-nocache") for n in (16, 1024)]
+    runs += [(n, "straightforward") for n in (16, 1024)]
     for n, mode in runs:
         r = _run_child(n, mode, 1)
         print(f"{r['frames']:>6} {r['mode']:>16} {r['windows']:>7} {r['seconds']:>8.2f} {r['s_per_window_step']:>9.3f} "

@@ -135,7 +135,7 @@ class EmbodySampler(io.ComfyNode):
         settings.validate()
         ref, frames = prepare_frames(to_nchw(reference, "reference"), _pose_frames(poses, reference_pose))
         options = fusion if fusion is not None else FusionOptions()
-        schedule = options.schedule(video_model.version)
+        schedule = options.schedule(video_model.version).fitted(frames.shape[0])
         if video_model.version == "1.1" and schedule.window != 72 and frames.shape[0] >= 72:
             logger.warning("MimicMotion 1.1 was trained on 72-frame windows; window %d may give artifacts.",
                            schedule.window)

@@ -161,3 +161,16 @@ def test_ays_sigmas() -> None:
         get_sigmas("linear", 10)
     with pytest.raises(ValueError, match="steps"):
         get_sigmas("karras", 0)
+
+
+def test_fusion_options_follow_the_model_version() -> None:
+    from models.video.fusion import FusionOptions
+
+    auto = FusionOptions()
+    assert (auto.schedule("1.1").window, auto.schedule("1.1").overlap) == (72, 6)
+    assert (auto.schedule("1.0").window, auto.schedule("1.0").overlap) == (16, 4)
+    assert FusionOptions(window=4).schedule("1.1").overlap == 2  # official overlap clipped to fit a tiny window
+    custom = FusionOptions(window=24, overlap=8, weighting="pyramid", noise="freenoise", tail="shrink")
+    assert custom.schedule("1.0") == FusionSchedule(24, 8, "pyramid", "freenoise", True, "shrink")
+    with pytest.raises(ValueError, match="overlap"):
+        FusionOptions(window=8, overlap=8).schedule("1.1")

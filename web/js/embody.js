@@ -5,9 +5,9 @@
  */
 import { app } from "../../scripts/app.js";
 import { clarityPolylines, passRate } from "./lib/clarity.js";
-import { efficientFrameCounts, fusionWindows, windowRows } from "./lib/fusion.js";
+import { efficientFrameCounts, windowRows } from "./lib/fusion.js";
 
-const FUSION_WIDGETS = { length: "window_length", overlap: "overlap", weighting: "weighting", frames: "preview_frames" };
+const FUSION_WIDGETS = { length: "window", overlap: "overlap", weighting: "weighting", anchor: "anchor_reference", tail: "tail" };
 
 /**
  * Call `fn` after the original method, keeping whatever the method returned (never replace prototype methods).
@@ -71,8 +71,15 @@ function drawFusion(node, canvas) {
     node.widgets?.find((/** @type {any} */ w) => w.name === name)?.value ?? fallback;
   const T = Number(value(FUSION_WIDGETS.length, 16));
   const O = Number(value(FUSION_WIDGETS.overlap, 4));
-  const kind = String(value(FUSION_WIDGETS.weighting, "triangular"));
-  const frames = Number(value(FUSION_WIDGETS.frames, 3 * T));
+  const schedule = {
+    window: T,
+    overlap: O,
+    weighting: String(value(FUSION_WIDGETS.weighting, "triangular")),
+    anchor: Boolean(value(FUSION_WIDGETS.anchor, true)),
+    tail: String(value(FUSION_WIDGETS.tail, "official")),
+  };
+  // The schedule does not know the video's length; preview one that needs a tail window (3.5 strides past T).
+  const frames = Math.max(T, Math.round(T + 3.5 * Math.max(1, T - O)));
   const ctx = canvas.getContext("2d");
   if (!ctx || !(T > 1) || !(frames > 0)) return;
   const { width, height } = canvas;
@@ -80,7 +87,7 @@ function drawFusion(node, canvas) {
   ctx.fillRect(0, 0, width, height);
   let rows;
   try {
-    rows = windowRows(frames, T, O, kind);
+    rows = windowRows(frames, schedule);
   } catch {
     return;
   }
@@ -95,8 +102,8 @@ function drawFusion(node, canvas) {
   const eff = efficientFrameCounts(frames, T, O);
   ctx.fillStyle = eff.wasteful ? "#f39c12" : "#ddd";
   ctx.font = "11px sans-serif";
-  const note = eff.wasteful ? ` (tail window wasted: try ${eff.lower} or ${eff.upper})` : "";
-  ctx.fillText(`${fusionWindows(frames, T, O).length} windows over ${frames} frames${note}`, 4, height - 3);
+  const note = eff.wasteful ? `; ${eff.lower} or ${eff.upper} frames fill windows exactly` : "";
+  ctx.fillText(`example: ${rows.length} windows over ${frames} frames${note}`, 4, height - 3);
 }
 
 app.registerExtension({

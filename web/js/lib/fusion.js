@@ -1,73 +1,99 @@
 // @ts-check
 /**
- * Progressive latent fusion windows and weights (MimicMotion), for the Fusion Schedule node's preview.
- * Pure functions: no DOM, tested with `node --test web/js/lib/`. The Python twin is models/video/fusion.py; both
- * follow the official pipeline as documented in the pack's design notes.
+ * Progressive latent fusion windows and weights (MimicMotion), for the Fusion Schedule node's live preview.
+ * Pure functions (no DOM), the JavaScript twin of models/video/fusion.py: tests/data/fusion_parity.json is written
+ * from the Python code and both test suites check against it, so the preview never disagrees with the sampler.
  */
 
 /**
- * Windows over frames 0..numFrames-1 where frame 0 is the reference frame. Every window holds frame 0 plus T-1 new
- * frames; windows start every T-O frames; a tail window is added when the last frame would be missed.
- * @param {number} numFrames total frames including the reference frame 0
- * @param {number} windowLength T
- * @param {number} overlap O
- * @returns {number[][]} frame indices per window
+ * @typedef {{window: number, overlap: number, weighting?: string, anchor?: boolean, tail?: string}} Schedule
  */
-export function fusionWindows(numFrames, windowLength, overlap) {
-  const T = Math.min(windowLength, numFrames);
-  const stride = Math.max(1, T - overlap);
-  /** @type {number[][]} */
-  const windows = [];
-  for (let i = 0; i <= numFrames - T; i += stride) {
-    const idx = [0];
-    for (let k = i + 1; k < i + T; k++) idx.push(k);
-    windows.push(idx);
-  }
-  const last = windows.length ? windows[windows.length - 1] : [0];
-  if (last[last.length - 1] < numFrames - 1) {
-    const idx = [0];
-    for (let k = numFrames - T + 1; k < numFrames; k++) idx.push(k);
-    windows.push(idx);
-  }
-  return windows;
+
+/**
+ * The schedule with its window shrunk to a video shorter than one window (as FusionSchedule.fitted).
+ * @param {number} numFrames @param {Schedule} s @returns {Required<Schedule>}
+ */
+function fitted(numFrames, s) {
+  const full = { weighting: "triangular", anchor: true, tail: "official", ...s };
+  if (numFrames >= full.window) return full;
+  const overlap = Math.max(Math.min(full.overlap, numFrames - 2), full.anchor ? 1 : 0);
+  return { ...full, window: numFrames, overlap };
 }
 
 /**
- * Per-position weights of one window.
- * @param {string} kind "triangular" (official), "pyramid", "flat", "overlap-linear" or "gaussian"
- * @param {number} T window length
- * @param {number} overlap O (used by overlap-linear)
- * @returns {number[]}
+ * Frame indices of every window. Anchored (official): every window holds frame 0 (the reference pose) plus T-1
+ * new frames; windows start every T-O frames; a tail window covers what is left ("official": a full window aligned
+ * to the end, "shrink": only the frames not yet covered plus the overlap).
+ * @param {number} numFrames total frames including the reference frame 0
+ * @param {Schedule} schedule
+ * @returns {number[][]}
  */
-export function fusionWeights(kind, T, overlap = 0) {
-  const w = [];
-  for (let k = 0; k < T; k++) {
-    if (kind === "triangular") {
-      const u = (2 * (k + 0.5)) / T;
-      w.push(Math.min(u, 2 - u));
-    } else if (kind === "pyramid") {
-      w.push(Math.min(k + 1, T - k));
-    } else if (kind === "flat") {
-      w.push(1);
-    } else if (kind === "overlap-linear") {
-      const ramp = Math.max(1, overlap);
-      w.push(Math.min(1, (k + 1) / (ramp + 1), (T - k) / (ramp + 1)));
-    } else if (kind === "gaussian") {
-      const mid = (T - 1) / 2;
-      const sigma = Math.max(T / 6, 1e-6);
-      w.push(Math.exp(-0.5 * ((k - mid) / sigma) ** 2));
-    } else {
-      throw new Error(`unknown fusion weighting ${kind}`);
+export function fusionWindows(numFrames, schedule) {
+  const s = fitted(numFrames, schedule);
+  const n = numFrames, t = s.window, stride = s.window - s.overlap;
+  const starts = [];
+  for (let i = 0; i <= n - t; i += stride) starts.push(i);
+  const range = (/** @type {number} */ a, /** @type {number} */ b) => Array.from({ length: Math.max(0, b - a) }, (_, k) => a + k);
+  /** @type {number[][]} */
+  let wins;
+  if (s.anchor) {
+    wins = starts.map((i) => [0, ...range(i + 1, i + t)]);
+    if (wins[wins.length - 1].at(-1) < n - 1) {
+      const first = s.tail === "official" ? n - t + 1 : starts.at(-1) + stride + 1;
+      wins.push([0, ...range(first, n)]);
+    }
+  } else {
+    wins = starts.map((i) => range(i, i + t));
+    if (wins[wins.length - 1].at(-1) < n - 1) {
+      const first = s.tail === "official" ? n - t : starts.at(-1) + stride;
+      wins.push(range(first, n));
     }
   }
-  return w;
+  return wins;
 }
 
 /**
- * Frame counts (including the reference frame) that fill windows exactly: T + m(T-O).
- * @param {number} numFrames
- * @param {number} T
- * @param {number} O
+ * Weights by position for one window of `length` frames.
+ * @param {string} kind @param {number} length @returns {number[]}
+ */
+export function positionWeights(kind, length) {
+  return Array.from({ length }, (_, k) => {
+    if (kind === "triangular") {
+      const u = ((k + 0.5) * 2) / length; // official: 1/T at the edges, ~1 in the middle
+      return Math.min(u, 2 - u);
+    }
+    if (kind === "pyramid") return Math.min(k + 1, length - k);
+    if (kind === "flat") return 1;
+    if (kind === "gaussian") {
+      const centre = (length - 1) / 2, sd = Math.max(length / 4, 1e-3);
+      return Math.exp(-0.5 * ((k - centre) / sd) ** 2);
+    }
+    throw new Error(`unknown fusion weighting ${kind}`);
+  });
+}
+
+/**
+ * Weights for every window; "overlap-linear" ramps only over the frames a window really shares with its neighbours.
+ * @param {number[][]} windows @param {Schedule} schedule @returns {number[][]}
+ */
+export function fusionWeights(windows, schedule) {
+  const s = { weighting: "triangular", anchor: true, ...schedule };
+  if (s.weighting !== "overlap-linear") return windows.map((w) => positionWeights(s.weighting, w.length));
+  const skip = s.anchor ? 1 : 0;
+  const gens = windows.map((w) => w.slice(skip));
+  return gens.map((gen, j) => {
+    const shared = (/** @type {number[] | undefined} */ other) => (other ? gen.filter((f) => other.includes(f)).length : 0);
+    const sin = shared(gens[j - 1]), sout = shared(gens[j + 1]);
+    const w = gen.map(() => 1);
+    for (let r = 0; r < sin; r++) w[r] = Math.min(w[r], (r + 1) / (sin + 1));
+    for (let r = 0; r < sout; r++) w[gen.length - 1 - r] = Math.min(w[gen.length - 1 - r], (r + 1) / (sout + 1));
+    return [...Array(skip).fill(1), ...w];
+  });
+}
+
+/**
+ * Frame counts (reference frame included) that fill anchored windows exactly: T + m(T-O).
+ * @param {number} numFrames @param {number} T @param {number} O
  * @returns {{lower: number, upper: number, wasteful: boolean}}
  */
 export function efficientFrameCounts(numFrames, T, O) {
@@ -80,15 +106,14 @@ export function efficientFrameCounts(numFrames, T, O) {
 }
 
 /**
- * Layout for drawing: one row per window, x in 0..1 per frame, with each frame's weight.
- * @param {number} numFrames
- * @param {number} T
- * @param {number} O
- * @param {string} kind
+ * Layout for drawing: one row per window, x in 0..1 per frame and the weight normalised to the window's peak.
+ * @param {number} numFrames @param {Schedule} schedule
  */
-export function windowRows(numFrames, T, O, kind) {
-  const windows = fusionWindows(numFrames, T, O);
-  const weights = fusionWeights(kind, Math.min(T, numFrames), O);
-  const peak = Math.max(...weights);
-  return windows.map((idx) => idx.map((frame, k) => ({ x: frame / Math.max(1, numFrames - 1), w: weights[k] / peak })));
+export function windowRows(numFrames, schedule) {
+  const windows = fusionWindows(numFrames, schedule);
+  const weights = fusionWeights(windows, schedule);
+  return windows.map((idx, j) => {
+    const peak = Math.max(...weights[j]);
+    return idx.map((frame, k) => ({ x: frame / Math.max(1, numFrames - 1), w: weights[j][k] / peak }));
+  });
 }
