@@ -112,3 +112,16 @@ def test_pose_hook_strength_none_and_errors(unet):
     with pytest.raises(ValueError, match="conv_in"):
         with pose_residual(torch.nn.Linear(2, 2), pose):
             pass
+
+
+def test_scale_has_the_official_shape_and_scalar_conversions_load() -> None:
+    """Official pose_net.py: scale = nn.Parameter(torch.ones(1) * 2), so real checkpoints hold a [1] tensor."""
+    from models.video.loader import build_pose_net
+
+    net = PoseNet(noise_latent_channels=32)
+    sd = net.state_dict()
+    assert tuple(sd["scale"].shape) == (1,)
+    loaded = build_pose_net(sd, torch.float32, "official-shape")
+    assert loaded.scale.shape == (1,) and loaded.scale.item() == 2.0
+    sd0 = dict(sd, scale=torch.tensor(3.0))  # a 0-dim scalar from a third-party conversion
+    assert build_pose_net(sd0, torch.float32, "scalar").scale.item() == 3.0

@@ -3,8 +3,9 @@
 Facts from reference/pose.md 1.2 (mmpose / DWPose onnxpose.py): box centre and size * 1.25, short side widened to
 the model's aspect (W/H of its input), affine warp without rotation into the model input (cv2 INTER_LINEAR),
 mean/std normalisation with mmpose's RGB statistics; outputs simcc_x [N, K, W*2] and simcc_y [N, K, H*2].
-Decode: argmax / split ratio gives the point in the crop; score = min(max_x, max_y) (raw SimCC maxima, often > 1,
-so clipped to 0..1 here); crop -> image: p / input_size * scale + centre - scale / 2.
+Decode: argmax / split ratio gives the point in the crop (location -1 where the score is <= 0, as mmpose does);
+score = min(max_x, max_y) (raw SimCC maxima, often > 1, so clipped to 0..1 here); crop -> image:
+p / input_size * scale + centre - scale / 2. Checked against the official code in tests/test_pose_dwpose_official.py.
 """
 
 from __future__ import annotations
@@ -40,14 +41,29 @@ def box_to_center_scale(boxes: np.ndarray, input_size: tuple[int, int], padding:
 def warp_matrix(center: np.ndarray, scale: np.ndarray, input_size: tuple[int, int]) -> np.ndarray:
     """2x3 affine (float64) mapping image pixels to crop pixels: centre -> crop middle, scale -> input size.
 
-    After the aspect fix both axes share one factor, so this is a pure scale + shift (no rotation).
+    Built like mmpose / DWPose's get_warp_matrix (rotation 0): three float32 point pairs (centre, centre moved up by
+    half the scale WIDTH, and that point moved left by the same amount) solved by cv2.getAffineTransform. Only the
+    width sets the zoom, for both axes (the aspect fix made the two agree). Solving from float32 points gives
+    translations that differ from the closed form by up to ~2e-4 px, enough to change a few bilinear crop pixels by
+    one grey level, so we use the same construction to get the same crops.
     """
-    sx = input_size[0] / max(float(scale[0]), 1e-6)
-    sy = input_size[1] / max(float(scale[1]), 1e-6)
-    return np.array(
-        [[sx, 0.0, input_size[0] * 0.5 - center[0] * sx], [0.0, sy, input_size[1] * 0.5 - center[1] * sy]],
-        dtype=np.float64,
-    )
+    c = np.asarray(center, dtype=np.float32)[:2]
+    half = np.float32(float(scale[0]) * 0.5)
+    src = np.zeros((3, 2), np.float32)
+    src[0] = c
+    src[1] = c + np.array([0.0, -half], np.float32)
+    src[2] = _third_point(src[0], src[1])
+    dst = np.zeros((3, 2), np.float32)
+    dst[0] = (input_size[0] * 0.5, input_size[1] * 0.5)
+    dst[1] = dst[0] + np.array([0.0, -input_size[0] * 0.5], np.float32)
+    dst[2] = _third_point(dst[0], dst[1])
+    return cv2.getAffineTransform(src, dst)
+
+
+def _third_point(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """b plus (a - b) turned 90 degrees anticlockwise (float32), the third point of an affine pair."""
+    d = a - b
+    return b + np.array([-d[1], d[0]], np.float32)
 
 
 def crop(image: np.ndarray, center: np.ndarray, scale: np.ndarray, input_size: tuple[int, int],
@@ -75,9 +91,16 @@ def decode(simcc_x: np.ndarray, simcc_y: np.ndarray, input_size: tuple[int, int]
     """
     ratio_x = simcc_x.shape[-1] / input_size[0]
     ratio_y = simcc_y.shape[-1] / input_size[1]
-    x = np.argmax(simcc_x, axis=-1).astype(np.float32) / np.float32(ratio_x)
-    y = np.argmax(simcc_y, axis=-1).astype(np.float32) / np.float32(ratio_y)
+    x = np.argmax(simcc_x, axis=-1).astype(np.float32)
+    y = np.argmax(simcc_y, axis=-1).astype(np.float32)
     score = np.minimum(np.max(simcc_x, axis=-1), np.max(simcc_y, axis=-1))
+    # mmpose get_simcc_maximum: a keypoint whose maximum is <= 0 is invalid and gets location -1 (before the split
+    # ratio), i.e. just above-left of the crop; its clipped score is 0, so it is "missing" either way.
+    invalid = score <= 0
+    x[invalid] = -1.0
+    y[invalid] = -1.0
+    x /= np.float32(ratio_x)
+    y /= np.float32(ratio_y)
     return np.stack([x, y, np.clip(score, 0.0, 1.0)], axis=-1).astype(np.float32)
 
 

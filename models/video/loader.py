@@ -127,6 +127,10 @@ def build_pose_net(pose_sd: Mapping[str, torch.Tensor], dtype: torch.dtype, name
         raise ValueError(f"The PoseNet in {name!r} has no final_proj.weight; keys: {sorted(pose_sd)[:8]}.")
     with torch.device("meta"):
         net = PoseNet(noise_latent_channels=pose_sd["final_proj.weight"].shape[0])
+    pose_sd = dict(pose_sd)
+    if "scale" in pose_sd and pose_sd["scale"].numel() == 1:
+        # The official checkpoints store the learned scale as shape [1]; some conversions store a 0-dim scalar.
+        pose_sd["scale"] = pose_sd["scale"].reshape(1)
     return load_strict(net, pose_sd, dtype, f"The PoseNet in {name!r}")
 
 

@@ -42,7 +42,7 @@ class PoseNet(nn.Module):
         # Sequential indices 0, 2, ..., 14 are the convs: the official key names conv_layers.{0,2,...,14}.*
         self.conv_layers = nn.Sequential(*layers)
         self.final_proj = nn.Conv2d(128, noise_latent_channels, kernel_size=1)
-        self.scale = nn.Parameter(torch.tensor(2.0))
+        self.scale = nn.Parameter(torch.ones(1) * 2.0)  # shape [1], as in the official checkpoints
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
