@@ -13,11 +13,12 @@ stride x stride cell (AveragePool), then one linear map plus a per-anchor bias, 
   class 0 (person) = G / 255, class 5 = B / 255, other classes 0.
 So green markers are people, blue markers other objects, and the boxes' sizes follow the red "bodies".
 
-Pose  input [N, 3, 384, 288] (normalised) -> simcc_x [N, 133, 576], simcc_y [N, 133, 768]. Column profiles of the
-crop in BANDS horizontal bands (mean over channels' rows of each band, [N, 3 * BANDS, 288]) are mixed per keypoint
-(MIX_X [133, 3 * BANDS]), upsampled x2 by linear interpolation, and OFFSET plus a small keypoint-specific ramp is
-added (the ramp breaks ties in the argmax); simcc_y likewise from row profiles in vertical bands. Keypoints with k % 9 == 4 get -5 added,
-so their maxima are <= 0 (the "invalid" path of SimCC decoding). Maxima reach above 1 elsewhere (raw SimCC).
+Pose  input [N, 3, 384, 288] (normalised) -> simcc_x [N, 133, 576], simcc_y [N, 133, 768]. "Profiles" of the crop:
+BANDS fixed rows of every channel ([N, 3 * BANDS, 288]) are mixed per keypoint (mix_x [133, 3 * BANDS]), upsampled
+x2 by linear interpolation, and OFFSET plus a small keypoint-specific ramp is added (the ramp breaks ties in the
+argmax); simcc_y likewise from BANDS fixed columns. So the peaks sit where the crop is brightest along those lines.
+Keypoints with k % 9 == 4 get -5 added, so their maxima are <= 0 (the "invalid" path of SimCC decoding). Maxima
+reach above 1 elsewhere (raw SimCC). Sums stay short (no pooling), so values do not depend on onnxruntime threading.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ POSE_W, POSE_H = 288, 384
 NUM_KP = 133
 BANDS = 4
 NEGATIVE_KP = np.arange(NUM_KP) % 9 == 4
-OFFSET = 1.6  # lifts the (mostly dark, so negative after mean/std) crop profiles to maxima around 0.3..2
+OFFSET = 1.6  # lifts the (mostly dark, so negative after mean/std) crop profiles to maxima around 0.1..2
 
 
 def _det_linear() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -131,28 +132,26 @@ def build_detector(path: str) -> None:
 
 def build_pose(path: str) -> None:
     c = pose_constants()
-    band_h, band_w = POSE_H // BANDS, POSE_W // BANDS
     nodes = [
-        # x profile: rows split into bands -> [N, 3, BANDS, band_h, 288] -> mean over band rows -> [N, 3*BANDS, 288].
-        helper.make_node("Reshape", ["input", "split_rows"], ["rows"]),
-        helper.make_node("ReduceMean", ["rows"], ["prof_x5"], axes=[3], keepdims=0),
-        helper.make_node("Reshape", ["prof_x5", "flat_x"], ["prof_x"]),
+        # x "profiles": BANDS fixed rows of each channel -> [N, 3, BANDS, 288] -> [N, 3*BANDS, 288]. Gathering rows
+        # rather than averaging keeps float sums short, so results do not depend on onnxruntime's threading.
+        helper.make_node("Gather", ["input", "rows"], ["rows_x"], axis=2),
+        helper.make_node("Reshape", ["rows_x", "flat_x"], ["prof_x"]),
         helper.make_node("MatMul", ["mix_x", "prof_x"], ["mixed_x"]),
         helper.make_node("MatMul", ["mixed_x", "up_x"], ["up_mixed_x"]),
         helper.make_node("Add", ["up_mixed_x", "ramp_x"], ["simcc_x"]),
-        # y profile: columns split into bands -> [N, 3, 384, BANDS, band_w] -> mean -> [N, 3, 384, BANDS].
-        helper.make_node("Reshape", ["input", "split_cols"], ["cols"]),
-        helper.make_node("ReduceMean", ["cols"], ["prof_y4"], axes=[4], keepdims=0),
-        helper.make_node("Transpose", ["prof_y4"], ["prof_y4t"], perm=[0, 1, 3, 2]),
-        helper.make_node("Reshape", ["prof_y4t", "flat_y"], ["prof_y"]),
+        # y profiles: BANDS fixed columns -> [N, 3, 384, BANDS] -> [N, 3, BANDS, 384] -> [N, 3*BANDS, 384].
+        helper.make_node("Gather", ["input", "cols"], ["cols_y"], axis=3),
+        helper.make_node("Transpose", ["cols_y"], ["cols_t"], perm=[0, 1, 3, 2]),
+        helper.make_node("Reshape", ["cols_t", "flat_y"], ["prof_y"]),
         helper.make_node("MatMul", ["mix_y", "prof_y"], ["mixed_y"]),
         helper.make_node("MatMul", ["mixed_y", "up_y"], ["up_mixed_y"]),
         helper.make_node("Add", ["up_mixed_y", "ramp_y"], ["simcc_y"]),
     ]
     inits = [
-        _const("split_rows", np.array([-1, 3, BANDS, band_h, POSE_W], np.int64)),
+        _const("rows", (np.arange(BANDS, dtype=np.int64) * 2 + 1) * (POSE_H // (2 * BANDS))),
+        _const("cols", (np.arange(BANDS, dtype=np.int64) * 2 + 1) * (POSE_W // (2 * BANDS))),
         _const("flat_x", np.array([-1, 3 * BANDS, POSE_W], np.int64)),
-        _const("split_cols", np.array([-1, 3, POSE_H, BANDS, band_w], np.int64)),
         _const("flat_y", np.array([-1, 3 * BANDS, POSE_H], np.int64)),
     ] + [_const(name, value) for name, value in c.items()]
     graph = helper.make_graph(
