@@ -6,8 +6,8 @@ WEB_DIRECTORY = "./web/js"
 
 
 async def comfy_entrypoint():  # -> ComfyExtension; the return type needs ComfyUI, so it is not imported here
-    from .nodes._api import ComfyExtension
     from .nodes import load_nodes
+    from .nodes._api import ComfyExtension
 
     class EmbodyExtension(ComfyExtension):
         async def on_load(self) -> None:

@@ -171,3 +171,13 @@ def test_video_dataset_decode_filter_cache_and_cli(tmp_path, monkeypatch) -> Non
     assert rc == 0 and load_motion_model(out).config.window == 16
     with pytest.raises(ValueError, match="--det-model"):
         real_make_backend("dwpose", None, None)
+
+
+def test_training_works_under_inference_mode(tmp_path) -> None:
+    """ComfyUI executes nodes inside torch.inference_mode(); the trainer must still get gradients."""
+    dataset = _dataset(clips=1, seconds=2.0)
+    with torch.inference_mode():
+        result = train_motion_model(dataset, str(tmp_path / "m.safetensors"), tiny_config(),
+                                    TrainConfig(steps=3, batch_size=2, log_every=1, cpu=True), resume=False)
+    assert len(result.losses) >= 1 and np.isfinite(result.losses[-1]["loss"])
+    assert os.path.exists(tmp_path / "m.safetensors")

@@ -128,7 +128,21 @@ def train_motion_model(
     model_config: its feature_dim / feature_names / fps are taken from the dataset. progress(step, total, log) is
     called every log_every steps; check_interrupt() is called every step and may raise to stop (a checkpoint is
     written first, so the run resumes from there).
+    Autograd is switched on here whatever the caller's mode: ComfyUI runs every node under torch.inference_mode().
     """
+    with torch.inference_mode(False), torch.enable_grad():
+        return _train(dataset, out_path, model_config, train_config, resume, progress, check_interrupt)
+
+
+def _train(
+    dataset: MotionDataset,
+    out_path: str,
+    model_config: MotionModelConfig | None,
+    train_config: TrainConfig | None,
+    resume: bool,
+    progress: Callable[[int, int, dict], None] | None,
+    check_interrupt: Callable[[], None] | None,
+) -> TrainResult:
     from accelerate import Accelerator
 
     tc = train_config or TrainConfig()

@@ -57,6 +57,11 @@ def warp_matrix(center: np.ndarray, scale: np.ndarray, input_size: tuple[int, in
     dst[0] = (input_size[0] * 0.5, input_size[1] * 0.5)
     dst[1] = dst[0] + np.array([0.0, -input_size[0] * 0.5], np.float32)
     dst[2] = _third_point(dst[0], dst[1])
+    if src[1, 1] == src[0, 1]:
+        # Degenerate (zero-width) box: the point pairs coincide, so fall back to the closed form with a tiny width.
+        zoom = input_size[0] / max(float(scale[0]), 1e-6)
+        return np.array([[zoom, 0.0, input_size[0] * 0.5 - float(c[0]) * zoom],
+                         [0.0, zoom, input_size[1] * 0.5 - float(c[1]) * zoom]], dtype=np.float64)
     return cv2.getAffineTransform(src, dst)
 
 
