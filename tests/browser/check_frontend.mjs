@@ -16,7 +16,8 @@ const browser = await chromium.launch({
          "--disable-background-networking", "--disable-component-update", "--disable-sync"],
 });
 try {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  const [vw, vh] = (process.env.VIEWPORT || "1400x900").split("x").map(Number);
+  const page = await browser.newPage({ viewport: { width: vw, height: vh } });
   page.on("console", (msg) => {
     const text = msg.text();
     if (/embody/i.test(text) || /extensions\/[^/]*\/embody/i.test(msg.location()?.url ?? "")) {
@@ -32,6 +33,12 @@ try {
   await page.waitForTimeout(2000);
   await page.keyboard.press("Escape"); // the first-run templates dialog
   await page.waitForTimeout(300);
+  await page.evaluate(async () => {
+    const settings = window.app.extensionManager?.setting;
+    for (const [id, value] of [["Comfy.Minimap.Visible", false], ["LiteGraph.Canvas.LowQualityRenderingZoomThreshold", 0.1]]) {
+      try { await settings?.set(id, value); } catch { /* older frontends */ }
+    }
+  });
   const exts = await (await page.request.get(`${base}/extensions`)).json();
   report.checks.extension_served = exts.some((e) => /embody\.js$/.test(e));
 
@@ -66,6 +73,8 @@ try {
       await window.app.loadApiJson(api, `${name}.json`);
       await new Promise((r) => setTimeout(r, 500));
       const nodes = window.app.graph._nodes;
+      // Branches that need files the user may not have yet ship muted (mode 2 = never).
+      for (const n of nodes) if (String(n.title).startsWith("Optional:")) n.mode = 2;
       const missing = nodes.filter((n) => !window.LiteGraph.registered_node_types[n.type]).map((n) => n.type);
       window.app.graph.arrange?.();
       try {

@@ -13,6 +13,7 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.integration.comfy_server import PACK_DIR, ComfyServer
@@ -30,8 +31,12 @@ def _write_inputs(server: ComfyServer) -> None:
     from PIL import Image
     from skimage import data
 
+    from models.io.media import write_video
+
     Image.fromarray(data.astronaut()).save(server.input / "example.png")
     shutil.copy(PACK_DIR / "tests" / "data" / "speech.wav", server.input / "speech.wav")
+    frames = np.repeat(data.astronaut()[None, ::4, ::4], 6, axis=0)  # 6 frames of 128x128
+    write_video(server.input / "driving.mp4", frames, 12.0)
 
 
 def _write_models(server: ComfyServer) -> None:
@@ -105,6 +110,40 @@ def test_workflow_runs(server: ComfyServer, workflow: Path) -> None:
         path = server.output / img.get("subfolder", "") / img["filename"]
         if img.get("type") == "output":
             assert path.exists() and path.stat().st_size > 0, path
+
+
+# The shipped examples (workflows/), with tiny stand-ins for the files users supply.
+EXAMPLE_SUBSTITUTES = {
+    "MimicMotion_1-1.pth": "tiny_mimicmotion.pth", "[diffusers] stable-video-diffusion-img2vid-xt-1-1":
+    "[diffusers] tiny-svd", "reference.png": "example.png", "dance.mp4": "driving.mp4",
+    "my_motion.safetensors": "tiny_motion.safetensors",
+}
+EXAMPLE_OVERRIDES = {"EmbodySampler": {"steps": 2}, "EmbodyVideoModelLoader": {"precision": "fp32"}}
+
+
+def _example_graph(name: str) -> dict:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("example_graphs", PACK_DIR / "tests/browser/example_graphs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    graph = module.EXAMPLES[name]()
+    for node in graph.values():
+        node.pop("_meta", None)
+        inputs = node["inputs"]
+        for key, value in inputs.items():
+            if isinstance(value, str) and value in EXAMPLE_SUBSTITUTES:
+                inputs[key] = EXAMPLE_SUBSTITUTES[value]
+        inputs.update(EXAMPLE_OVERRIDES.get(node["class_type"], {}))
+    return graph
+
+
+@pytest.mark.parametrize("name", ["pose_and_hand_clarity", "talking_body", "pose_transfer"])
+def test_shipped_example_runs(server: ComfyServer, name: str) -> None:
+    hist = server.run_prompt(_example_graph(name))
+    status = hist.get("status", {})
+    errors = [m for m in status.get("messages", []) if m[0] == "execution_error"]
+    assert status.get("status_str") == "success", json.dumps(errors, indent=1)[:4000]
 
 
 def test_bad_input_gives_a_clear_error(server: ComfyServer) -> None:

@@ -1,0 +1,105 @@
+"""The example workflows shipped in workflows/, as API-format graphs with the real model file names.
+
+`bash tests/browser/export_examples.sh` turns each into a UI-format workflow plus a thumbnail by loading it into a
+real ComfyUI page (so the files are exactly what the frontend writes). Integration tests run the same graphs with
+tiny models (tests/workflows/*_api.json); tests/test_workflows.py checks the shipped files stay consistent.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+DWPOSE = {"backend": "dwpose", "detector": "yolox_l.onnx", "pose_model": "dw-ll_ucoco_384.onnx", "person": "largest",
+          "max_people": 1, "detect_every": 1, "fps": 25.0, "style": "mimicmotion", "include_body": True,
+          "include_hands": True, "include_face": True}
+RENDER = {"style": "mimicmotion", "width": 0, "height": 0, "include_body": True, "include_hands": True,
+          "include_face": True, "person": -1}
+
+
+def node(class_type: str, title: str, **inputs: object) -> dict:
+    return {"class_type": class_type, "inputs": inputs, "_meta": {"title": title}}
+
+
+def pose_transfer() -> dict:
+    return {
+        "1": node("LoadImage", "Reference image", image="reference.png"),
+        "2": node("LoadVideo", "Driving video", file="driving.mp4"),
+        "3": node("GetVideoComponents", "Driving frames + fps", video=["2", 0]),
+        "4": node("EmbodyPoseExtract", "Reference pose", image=["1", 0], **DWPOSE),
+        "5": node("EmbodyPoseExtract", "Driving poses (detect every 4th frame)", image=["3", 0],
+                  **{**DWPOSE, "detect_every": 4, "person": "tracked"}),
+        "6": node("EmbodyPoseAlign", "Fit driving poses to the reference body", driving=["5", 0],
+                  reference=["4", 0], mode="official", fallback="largest", reference_person=0),
+        "7": node("EmbodyPoseRender", "Driving pose guidance", pose=["6", 0], **RENDER),
+        "8": node("EmbodyPoseRender", "Reference pose guidance (frame 0)", pose=["4", 0], **RENDER),
+        "9": node("EmbodyVideoModelLoader", "MimicMotion 1.1 + SVD xt 1.1", mimicmotion="MimicMotion_1-1.pth",
+                  svd_base="[diffusers] stable-video-diffusion-img2vid-xt-1-1", precision="fp16", version="auto",
+                  pose_net="(inside the MimicMotion file)"),
+        "10": node("EmbodyFusionSchedule", "Progressive latent fusion (model defaults)", window=0, overlap=-1,
+                   weighting="triangular", noise="repeated", anchor_reference=True, tail="official"),
+        "11": node("EmbodySampler", "Embody Sampler", video_model=["9", 0], reference=["1", 0], poses=["7", 0],
+                   reference_pose=["8", 0], fusion=["10", 0], steps=25, seed=42, cfg_min=2.0, cfg_max=2.0,
+                   fps_condition=6, motion_bucket=127, noise_aug=0.0, pose_strength=1.0, pose_start=0.0,
+                   pose_end=1.0, image_embed_strength=1.0, sigma_schedule="karras"),
+        "12": node("EmbodyDecode", "Embody Decode", video_model=["9", 0], latent=["11", 0], chunk_size=8,
+                   decode_on_cpu=False, keep_reference_frame=False),
+        "13": node("CreateVideo", "Video at the source fps", images=["12", 0], fps=["3", 2]),
+        "14": node("SaveVideo", "Save Video", video=["13", 0], filename_prefix="embody/pose_transfer",
+                   format="mp4", **{"format.codec": "auto"}),
+    }
+
+
+def talking_body() -> dict:
+    g = {
+        "1": node("LoadImage", "Reference image", image="reference.png"),
+        "2": node("EmbodyPoseExtract", "Reference pose", image=["1", 0], **DWPOSE),
+        "3": node("LoadAudio", "Speech", audio="speech.wav"),
+        "4": node("EmbodyAudioFeatures", "Audio features at 25 fps", audio=["3", 0], fps=25.0),
+        "5": node("EmbodyRhythmMotion", "Rhythm Motion (procedural, no weights)", reference=["2", 0],
+                  features=["4", 0], seed=0, intensity=1.0, gesture_amount=1.0, nod_amount=1.0, box_enlarge=1.25,
+                  person=0),
+        "6": node("EmbodyPoseRender", "Pose guidance", pose=["5", 0], **RENDER),
+        "7": node("CreateVideo", "Pose video with the speech", images=["6", 0], fps=25.0, audio=["3", 0]),
+        "8": node("SaveVideo", "Save Video", video=["7", 0], filename_prefix="embody/talking_body", format="mp4",
+                  **{"format.codec": "auto"}),
+        # Muted until you have trained a model (Train Motion Model node or python -m models.audio.train).
+        "9": node("EmbodyMotionModelLoader", "Optional: your trained motion model", model_name="my_motion.safetensors"),
+        "10": node("EmbodyAudioToMotion", "Optional: Audio To Motion (learned)", motion_model=["9", 0],
+                   reference=["2", 0], audio_features=["4", 0], seed=0, steps=10, cfg=2.0, motion_scale=1.0,
+                   person=0, window=0, overlap=-1),
+        "11": node("EmbodyPoseRender", "Optional: learned pose guidance", pose=["10", 0], **RENDER),
+        "12": node("CreateVideo", "Optional: learned pose video", images=["11", 0], fps=25.0, audio=["3", 0]),
+        "13": node("SaveVideo", "Optional: save", video=["12", 0], filename_prefix="embody/talking_body_learned",
+                   format="mp4", **{"format.codec": "auto"}),
+    }
+    return g
+
+
+def pose_and_hands() -> dict:
+    return {
+        "1": node("LoadVideo", "Video", file="dance.mp4"),
+        "2": node("GetVideoComponents", "Frames", video=["1", 0]),
+        "3": node("EmbodyPoseExtract", "Whole-body pose with confidence", image=["2", 0],
+                  **{**DWPOSE, "detect_every": 4, "person": "tracked"}),
+        "4": node("EmbodyPoseSmooth", "Smooth (One Euro, confidence-aware)", pose=["3", 0], min_cutoff=1.0,
+                  beta=0.05, d_cutoff=1.0, hold_below=0.3, full_above=0.8),
+        "5": node("EmbodyHandClarity", "Hand clarity (std of Laplacian)", image=["2", 0], pose=["4", 0],
+                  crop_side=64, threshold=8.0, aggregation="max", keep_frames_without_hands=True),
+        "6": node("EmbodyPoseRender", "Confidence-aware pose", pose=["5", 0], **RENDER),
+        "7": node("PreviewImage", "Pose", images=["6", 0]),
+        "8": node("PreviewImage", "Clarity plot", images=["5", 1]),
+        "9": node("EmbodyPoseToKeypoints", "POSE_KEYPOINT for controlnet_aux", pose=["5", 0], binarize=True,
+                  include_body=True, include_hands=True, include_face=True, include_feet=False),
+        "10": node("PreviewAny", "Keypoints JSON", source=["9", 0]),
+    }
+
+
+EXAMPLES = {"pose_transfer": pose_transfer, "talking_body": talking_body, "pose_and_hand_clarity": pose_and_hands}
+
+if __name__ == "__main__":
+    out = Path(sys.argv[1])
+    out.mkdir(parents=True, exist_ok=True)
+    for name, make in EXAMPLES.items():
+        (out / f"{name}_api.json").write_text(json.dumps(make(), indent=1))
