@@ -7,21 +7,17 @@ Measures, on 60 s of synthetic speech-like audio at 25 fps (1500 frames):
   temporal outpainting vs one whole-sequence pass: seconds of motion per second of compute (x real time) and peak
   memory of each, each run in a fresh process so the peaks do not mix.
 
-Usage: python benchmarks/audio.py [--seconds 60] [--steps 10] [--cfg 2.0] [--threads 1] [--device cpu]
+Usage: python -m benchmarks.audio [--seconds 60] [--steps 10] [--cfg 2.0] [--threads 1] [--device cpu]
 """
 
 from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
-import os
 import resource
-import sys
 import time
 
 import numpy as np
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def speech_like(seconds: float, sr: int = 16000, seed: int = 0) -> np.ndarray:
