@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import comfy.model_management
+import comfy.model_patcher
 import comfy.utils
 import folder_paths
 import numpy as np
@@ -18,6 +19,17 @@ from ..models.audio.motion_model import MotionModelConfig
 from ..models.audio.train import TrainConfig, train_motion_model
 from ._api import CATEGORY, EmbodyAudioFeatures, EmbodyMotionModel, EmbodyPose, io
 from .paths import list_files, register_model_folders, resolve
+
+
+def _patcher(model: torch.nn.Module) -> comfy.model_patcher.ModelPatcher:
+    """One ModelPatcher per motion model, kept on it, so ComfyUI loads and offloads it like a core model."""
+    patcher = model.__dict__.get("_embody_patcher")
+    if patcher is None:
+        mm = comfy.model_management
+        patcher = comfy.model_patcher.ModelPatcher(model, load_device=mm.get_torch_device(),
+                                                   offload_device=mm.unet_offload_device())
+        model.__dict__["_embody_patcher"] = patcher
+    return patcher
 
 
 def _interrupt_check() -> None:
@@ -79,21 +91,19 @@ class EmbodyAudioToMotion(io.ComfyNode):
     @classmethod
     def execute(cls, motion_model, reference, audio_features, seed, steps, cfg, motion_scale, person, window,
                 overlap) -> io.NodeOutput:
-        device = comfy.model_management.get_torch_device()
-        model = motion_model.to(device)
+        patcher = _patcher(motion_model)
+        comfy.model_management.load_models_gpu([patcher], force_full_load=True)
         bar = comfy.utils.ProgressBar(1)
 
         def progress(done: int, total: int) -> None:
             bar.update_absolute(done, total)
             _interrupt_check()
 
-        try:
-            pose = generate_motion(
-                model, reference, audio_features, steps=steps, cfg_scale=cfg, seed=seed, motion_scale=motion_scale,
-                person=person, window=window or None, overlap=None if overlap < 0 else overlap, progress=progress,
-            )
-        finally:
-            motion_model.to("cpu")
+        pose = generate_motion(
+            patcher.model, reference, audio_features, steps=steps, cfg_scale=cfg, seed=seed,
+            motion_scale=motion_scale, person=person, window=window or None,
+            overlap=None if overlap < 0 else overlap, progress=progress,
+        )
         return io.NodeOutput(pose)
 
 

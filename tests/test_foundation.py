@@ -131,3 +131,17 @@ def test_pose_sequence_validates_its_arrays() -> None:
     assert pose.person_present().tolist() == [[False], [True]]
     assert np.allclose(pose.pixels()[1, 0, 0], (50, 10))
     assert pose.select_frames(slice(1, 2)).num_frames == 1
+
+
+def test_registry_metadata_is_complete() -> None:
+    import tomllib
+
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    project, comfy = meta["project"], meta["tool"]["comfy"]
+    assert project["name"] == "embody" and "comfyui" not in project["name"].lower()
+    assert project["version"].count(".") == 2 and project["urls"]["Repository"]
+    assert (ROOT / project["license"]["file"]).is_file()
+    assert comfy["PublisherId"] and comfy["DisplayName"] and comfy["requires-comfyui"]
+    assert (ROOT / comfy["Icon"]).is_file()
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        assert not line.strip().lower().startswith(("torch", "mediapipe")), f"requirements.txt must not pin {line}"
