@@ -181,3 +181,13 @@ def test_training_works_under_inference_mode(tmp_path) -> None:
                                     TrainConfig(steps=3, batch_size=2, log_every=1, cpu=True), resume=False)
     assert len(result.losses) >= 1 and np.isfinite(result.losses[-1]["loss"])
     assert os.path.exists(tmp_path / "m.safetensors")
+
+
+def test_cli_backends() -> None:
+    assert train_mod.make_backend("mediapipe", None, None).name == "mediapipe"
+    with pytest.raises(ValueError, match="--det-model"):
+        train_mod.make_backend("dwpose", None, None)
+    with pytest.raises(FileNotFoundError, match="missing.onnx"):
+        train_mod.make_backend("dwpose", "missing.onnx", "missing.onnx")
+    with pytest.raises(ValueError, match="unknown pose backend"):
+        train_mod.make_backend("openpose", None, None)

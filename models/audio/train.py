@@ -221,7 +221,7 @@ def _train(
 
 
 def make_backend(name: str, det_model: str | None, pose_model: str | None) -> object:
-    """A PoseBackend for the CLI: "dwpose" needs the two ONNX files."""
+    """A PoseBackend for the CLI: "dwpose" needs the two ONNX files; "mediapipe" needs the optional package."""
     if name == "dwpose":
         if not det_model or not pose_model:
             raise ValueError("--backend dwpose needs --det-model yolox_l.onnx and --pose-model dw-ll_ucoco_384.onnx")
@@ -231,14 +231,19 @@ def make_backend(name: str, det_model: str | None, pose_model: str | None) -> ob
         from ..pose.dwpose import DWPoseBackend
 
         return DWPoseBackend(det_model, pose_model)
-    raise ValueError(f"unknown pose backend {name!r}; use 'dwpose'")
+    if name == "mediapipe":
+        from ..pose.mediapipe_backend import MediaPipeBackend
+
+        return MediaPipeBackend(static_image_mode=True)
+    raise ValueError(f"unknown pose backend {name!r}; use 'dwpose' or 'mediapipe'")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m models.audio.train", description=__doc__.split("\n")[0])
     p.add_argument("--videos", required=True, help="folder of talking videos with sound")
     p.add_argument("--out", required=True, help="output .safetensors (side files go beside it)")
-    p.add_argument("--backend", default="dwpose")
+    p.add_argument("--backend", default="dwpose", choices=("dwpose", "mediapipe"),
+                   help="pose backend: dwpose (needs --det-model/--pose-model) or mediapipe (optional package)")
     p.add_argument("--det-model", help="DWPose detector (yolox_l.onnx)")
     p.add_argument("--pose-model", help="DWPose pose model (dw-ll_ucoco_384.onnx)")
     p.add_argument("--cache", help="folder for cached extractions (default: <videos>/.embody_cache)")

@@ -73,6 +73,21 @@ def talking_body() -> dict:
         "12": node("CreateVideo", "Optional: learned pose video", images=["11", 0], fps=25.0, audio=["3", 0]),
         "13": node("SaveVideo", "Optional: save", video=["12", 0], filename_prefix="embody/talking_body_learned",
                    format="mp4", **{"format.codec": "auto"}),
+        # Muted until the MimicMotion and SVD weights are in place: the talking pose drives the video model.
+        "14": node("EmbodyVideoModelLoader", "Optional: MimicMotion 1.1 + SVD xt 1.1",
+                   mimicmotion="MimicMotion_1-1.pth", svd_base="[diffusers] stable-video-diffusion-img2vid-xt-1-1",
+                   precision="fp16", version="auto", pose_net="(inside the MimicMotion file)"),
+        "15": node("EmbodyPoseRender", "Optional: reference pose guidance (frame 0)", pose=["2", 0], **RENDER),
+        "16": node("EmbodySampler", "Optional: Embody Sampler", video_model=["14", 0], reference=["1", 0],
+                   poses=["6", 0], reference_pose=["15", 0], steps=25, seed=42, cfg_min=2.0, cfg_max=2.0,
+                   fps_condition=6, motion_bucket=127, noise_aug=0.0, pose_strength=1.0, pose_start=0.0,
+                   pose_end=1.0, image_embed_strength=1.0, sigma_schedule="karras"),
+        "17": node("EmbodyDecode", "Optional: Embody Decode", video_model=["14", 0], latent=["16", 0], chunk_size=8,
+                   decode_on_cpu=False, keep_reference_frame=False),
+        "18": node("CreateVideo", "Optional: talking person with the speech", images=["17", 0], fps=25.0,
+                   audio=["3", 0]),
+        "19": node("SaveVideo", "Optional: save the person video", video=["18", 0],
+                   filename_prefix="embody/talking_person", format="mp4", **{"format.codec": "auto"}),
     }
     return g
 
