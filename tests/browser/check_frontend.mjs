@@ -76,7 +76,25 @@ try {
       // Branches that need files the user may not have yet ship muted (mode 2 = never).
       for (const n of nodes) if (String(n.title).startsWith("Optional:")) n.mode = 2;
       const missing = nodes.filter((n) => !window.LiteGraph.registered_node_types[n.type]).map((n) => n.type);
-      window.app.graph.arrange?.();
+      // Left-to-right layered layout: column = longest path from a source node, stacked by column.
+      const depth = new Map();
+      const inputsOf = (n) => (n.inputs ?? []).filter((i) => i.link != null).map((i) => window.app.graph.links[i.link]?.origin_id);
+      const visit = (n, seen = new Set()) => {
+        if (depth.has(n.id)) return depth.get(n.id);
+        if (seen.has(n.id)) return 0;
+        seen.add(n.id);
+        const d = Math.max(-1, ...inputsOf(n).map((id) => visit(window.app.graph.getNodeById(id), seen))) + 1;
+        depth.set(n.id, d);
+        return d;
+      };
+      nodes.forEach((n) => visit(n));
+      const columns = new Map();
+      for (const n of [...nodes].sort((a, b) => a.id - b.id)) {
+        const d = depth.get(n.id);
+        const y = columns.get(d) ?? 60;
+        n.pos = [60 + d * 380, y];
+        columns.set(d, y + (n.size?.[1] ?? 100) + 70);
+      }
       try {
         await window.app.extensionManager.command.execute("Comfy.Canvas.FitView");
       } catch {
