@@ -52,17 +52,49 @@ class ComfyServer:
         return path
 
     def start(self, extra_paths: Path) -> None:
-        if self.script is None:
-            raise RuntimeError("shared/tools/comfy_host.sh not found; set COMFY_HOST_SH")
-        self.env["COMFY_EXTRA_ARGS"] = (
-            f"--extra-model-paths-config {extra_paths} --input-directory {self.input} "
-            f"--output-directory {self.output} --user-directory {self.user} --database-url sqlite:///:memory:"
-        )
-        subprocess.run(["bash", str(self.script), "start"], env=self.env, check=True, capture_output=True, text=True)
+        args = (f"--extra-model-paths-config {extra_paths} --input-directory {self.input} "
+                f"--output-directory {self.output} --user-directory {self.user} --database-url sqlite:///:memory:")
+        if self.script is not None:
+            self.env["COMFY_EXTRA_ARGS"] = args
+            subprocess.run(["bash", str(self.script), "start"], env=self.env, check=True, capture_output=True,
+                           text=True)
+            return
+        # No comfy_host.sh: do the same by hand (symlink the pack, start main.py on loopback, wait for /object_info).
+        comfy = Path(os.environ["COMFYUI_DIR"])
+        self._link = comfy / "custom_nodes" / PACK_DIR.name
+        if not self._link.exists():
+            self._link.symlink_to(PACK_DIR)
+        (self.root / "state").mkdir(exist_ok=True)
+        log = open(self.root / "state" / "server.log", "w")  # noqa: SIM115 (kept open for the server's lifetime)
+        cmd = [os.environ["COMFY_PY"], "main.py", "--cpu", "--disable-auto-launch", "--listen", "127.0.0.1",
+               "--port", str(self.port), *args.split()]
+        self._proc = subprocess.Popen(cmd, cwd=comfy, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 300
+        while time.time() < deadline:
+            if self._proc.poll() is not None:
+                raise RuntimeError(f"ComfyUI exited during start-up:\n{self.log()[-3000:]}")
+            try:
+                self.get("/object_info")
+                return
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(1)
+        self.stop()
+        raise RuntimeError("ComfyUI did not answer /object_info within 300 s")
 
     def stop(self) -> None:
         if self.script is not None:
             subprocess.run(["bash", str(self.script), "stop"], env=self.env, capture_output=True, text=True)
+            return
+        proc = getattr(self, "_proc", None)
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        link = getattr(self, "_link", None)
+        if link is not None and link.is_symlink():
+            link.unlink()
 
     def log(self) -> str:
         path = self.root / "state" / "server.log"
