@@ -1,0 +1,52 @@
+"""The frontend in a real browser: Debian's chromium driven by playwright-core against a real ComfyUI with the pack.
+
+Skips unless COMFYUI_DIR/COMFY_PY are set (like the other integration tests), /usr/bin/chromium (or $CHROMIUM)
+exists and `npm install` has been run in tests/browser. Checks that web/js/embody.js is served and loads without
+console errors, that its widgets attach to the Hand Clarity and Fusion Schedule nodes and draw, and that every
+shipped example workflow loads into the graph with no missing node types.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.integration.comfy_server import PACK_DIR, ComfyServer
+
+BROWSER_DIR = PACK_DIR / "tests" / "browser"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+
+pytestmark = pytest.mark.integration
+if not (os.environ.get("COMFYUI_DIR") and os.environ.get("COMFY_PY")):
+    pytest.skip("set COMFYUI_DIR and COMFY_PY to run the browser check", allow_module_level=True)
+_HAVE_BROWSER = Path(CHROMIUM).exists() and shutil.which("node")
+if not (_HAVE_BROWSER and (BROWSER_DIR / "node_modules" / "playwright-core").exists()):
+    pytest.skip("needs chromium, node and `npm install` in tests/browser", allow_module_level=True)
+
+
+def test_frontend_loads_draws_and_opens_every_example(tmp_path: Path) -> None:
+    server = ComfyServer(tmp_path / "comfy", port=int(os.environ.get("EMBODY_BROWSER_PORT", "8234")))
+    extra = server.write_extra_paths({"dwpose": "dwpose"})
+    server.start(extra)
+    try:
+        api = tmp_path / "api"
+        subprocess.run([os.environ.get("PYTHON", "python3"), str(BROWSER_DIR / "example_graphs.py"), str(api)],
+                       check=True)
+        out = tmp_path / "out"
+        run = subprocess.run(["node", str(BROWSER_DIR / "check_frontend.mjs"), server.base, str(out),
+                              *map(str, sorted(api.glob("*_api.json")))],
+                             capture_output=True, text=True, timeout=600, env=dict(os.environ, CHROMIUM=CHROMIUM))
+    finally:
+        server.stop()
+    report = json.loads((out / "report.json").read_text())
+    assert run.returncode == 0 and not report["errors"], run.stdout + run.stderr
+    assert report["checks"]["extension_served"]
+    widgets = report["checks"]["widgets"]
+    assert widgets["clarity_widget"] and widgets["fusion_widget"] and widgets["clarity_drawn_pixels"] > 50
+    assert set(report["workflows"]) == {"pose_transfer", "talking_body", "pose_and_hand_clarity"}
+    assert all(not w["missing"] for w in report["workflows"].values())
