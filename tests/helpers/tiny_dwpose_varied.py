@@ -27,8 +27,9 @@ import math
 import os
 
 import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto, helper
+
+from tests.helpers.tiny_dwpose import _const, _save
 
 DET_SIZE = 640
 STRIDES = (8, 16, 32)
@@ -91,17 +92,6 @@ def pose_constants() -> dict[str, np.ndarray]:
         ramp = 0.08 * ((i * 385 + k * 17) % length) / length
         out[name] = (ramp + OFFSET - 5.0 * NEGATIVE_KP[:, None]).astype(np.float32)
     return out
-
-
-def _const(name: str, value: np.ndarray) -> onnx.TensorProto:
-    return numpy_helper.from_array(np.asarray(value), name)
-
-
-def _save(graph: onnx.GraphProto, path: str) -> None:
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="embody-tests")
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    onnx.save(model, path)
 
 
 def build_detector(path: str) -> None:
