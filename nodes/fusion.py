@@ -8,6 +8,7 @@ import comfy.model_management as mm
 import comfy.utils
 import torch
 
+from ..models.video.components import unet_memory_bytes, vae_encode_memory_bytes
 from ..models.video.conditioning import encode_reference, prepare_frames, resize_center_crop, to_nchw
 from ..models.video.fusion import NOISE_MODES, TAIL_MODES, WEIGHTINGS, FusionOptions, window_indices
 from ..models.video.sampler import SamplerSettings, denoise
@@ -139,8 +140,8 @@ class EmbodySampler(io.ComfyNode):
         if video_model.version == "1.1" and schedule.window != 72 and frames.shape[0] >= 72:
             logger.warning("MimicMotion 1.1 was trained on 72-frame windows; window %d may give artifacts.",
                            schedule.window)
-        windows = len(window_indices(frames.shape[0], schedule))
-        total = steps * windows
+        windows = window_indices(frames.shape[0], schedule)
+        total = steps * len(windows)
         pbar = comfy.utils.ProgressBar(total)
         state = {"done": 0}
 
@@ -157,10 +158,13 @@ class EmbodySampler(io.ComfyNode):
             pbar.update_absolute(state["done"], total, ("JPEG", Image.fromarray(img), 512))
 
         generator = torch.Generator().manual_seed(int(seed))
-        device = video_model.prepare(["image_encoder", "vae"])
+        dtype = video_model.dtype
+        device = video_model.prepare(["image_encoder", "vae"], vae_encode_memory_bytes(*ref.shape[-2:], dtype))
         cond = encode_reference(video_model.components, ref, generator, device, noise_aug, image_embed_strength,
                                 fps_condition, motion_bucket)
-        device = video_model.prepare(["unet"])
+        passes = 2 if settings.do_cfg and settings.batch_cfg else 1  # cond + uncond in one UNet call
+        h, w = frames.shape[-2] // 8, frames.shape[-1] // 8
+        device = video_model.prepare(["unet"], unet_memory_bytes(max(map(len, windows)), h, w, dtype, batch=passes))
         latents = denoise(video_model.components, cond, frames, schedule, settings, generator, device,
                           progress=progress, interrupt=mm.throw_exception_if_processing_interrupted, preview=preview)
         return io.NodeOutput({"samples": latents.to(mm.intermediate_device())})

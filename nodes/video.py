@@ -10,7 +10,7 @@ import comfy.utils
 import folder_paths
 import torch
 
-from ..models.video.components import MODULE_GROUPS, VideoModel
+from ..models.video.components import MODULE_GROUPS, VideoModel, vae_decode_memory_bytes
 from ..models.video.decode import decode_latents
 from ..models.video.loader import load_video_model
 from ._api import CATEGORY, EmbodyVideoModel, io
@@ -75,9 +75,10 @@ def _attach_model_management(vm: VideoModel) -> VideoModel:
                "image_encoder": mm.unet_offload_device()}
     vm.patchers = {g: comfy.model_patcher.ModelPatcher(groups[g], load, offload[g]) for g in MODULE_GROUPS}
 
-    def load_fn(names: list[str]) -> torch.device:
+    def load_fn(names: list[str], memory_required: int = 0) -> torch.device:
         # Full loads: diffusers/transformers modules do not use comfy.ops, so partial (lowvram) loads cannot run.
-        mm.load_models_gpu([vm.patchers[n] for n in names], force_full_load=True)
+        # memory_required (activations) makes ComfyUI unload other models, e.g. the CLIP encoder before sampling.
+        mm.load_models_gpu([vm.patchers[n] for n in names], memory_required=memory_required, force_full_load=True)
         return load
 
     vm.load_fn = load_fn
@@ -165,12 +166,13 @@ class EmbodyDecode(io.ComfyNode):
     @classmethod
     def execute(cls, video_model, latent, chunk_size, decode_on_cpu, keep_reference_frame) -> io.NodeOutput:
         samples = latent["samples"]
+        total = samples.shape[-4] if samples.ndim >= 4 else 1
         if decode_on_cpu:
             vae = _cpu_vae(video_model)
         else:
-            video_model.prepare(["vae"])
+            lh, lw = samples.shape[-2:]
+            video_model.prepare(["vae"], vae_decode_memory_bytes(min(chunk_size, total), lh, lw, video_model.dtype))
             vae = video_model.components.vae
-        total = samples.shape[-4] if samples.ndim >= 4 else 1
         pbar = comfy.utils.ProgressBar(total)
 
         def progress(done: int, frames: int) -> None:

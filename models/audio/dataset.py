@@ -262,6 +262,15 @@ def extract_video(
         return None
     pose = PoseSequence(np.concatenate(keypoints), (info["width"], info["height"]), fps, np.concatenate(clarity))
     feats = compute_audio_features(info["audio"]["waveform"], info["audio"]["sample_rate"], fps)
+    # The streams of one file start together but rarely end together (an audio tail, a last frame dropped):
+    # train on the time both cover instead of rejecting the video.
+    frames = min(pose.num_frames, feats.num_frames)
+    if frames != pose.num_frames or frames != feats.num_frames:
+        if abs(pose.num_frames - feats.num_frames) > 2:
+            logger.warning("%s: the video track has %d frames at %g fps but the audio track covers %d; using the "
+                           "first %d", path, pose.num_frames, fps, feats.num_frames, frames)
+        pose = pose.select_frames(slice(0, frames))
+        feats = AudioFeatures(feats.features[:frames], feats.fps, feats.sample_rate, feats.names, frames / fps)
     if cache:
         os.makedirs(cache_dir, exist_ok=True)
         np.savez_compressed(

@@ -81,9 +81,12 @@ def chest_points(xy: np.ndarray, conf: np.ndarray, canvas: tuple[int, int]) -> n
     """
     s = body_scale(xy, conf, canvas)
     pts = [xy[i] for i in (layout.LEFT_SHOULDER, layout.RIGHT_SHOULDER) if conf[i] > _CONF]
-    if not pts:  # no shoulders: hang the chest below the head
+    if not pts:  # no shoulders: hang the chest below the head, or (no head either) at the visible points' centre
         head = xy[HEAD][conf[HEAD] > _CONF]
-        pts = [head.mean(axis=0) + np.array([0.0, 0.8 * s])]
+        if len(head):
+            pts = [head.mean(axis=0) + np.array([0.0, 0.8 * s])]
+        else:
+            pts = [xy[conf > _CONF].mean(axis=0)]
     top = np.mean(pts, axis=0)
     return np.array(pts + [top + np.array([0.0, 0.6 * s])], np.float64)
 
@@ -177,6 +180,11 @@ def _check_inputs(reference: PoseSequence, features: AudioFeatures, person: int,
         raise ValueError(
             f"the reference pose has no person in slot {person} of its first frame; use a reference image where "
             "the pose detector finds a person (check the EmbodyPoseExtract preview)"
+        )
+    if not (reference.keypoints[0, person, :, 2] > _CONF).any():
+        raise ValueError(
+            f"the reference pose's person {person} has no keypoint with confidence above {_CONF} in its first frame, "
+            "so there is no body to animate; use a reference image where the person is clearly visible"
         )
     if features.num_frames < 1:
         raise ValueError("audio features have no frames; the audio is too short")

@@ -59,6 +59,8 @@ def hand_box(points: np.ndarray, hand: int) -> tuple[float, float, float] | None
     Returns (centre x, centre y, side) or None when neither the hand points nor the arm give a box.
     """
     hand_slice, wrist, elbow, shoulder = HANDS[hand]
+    # A point with a non-finite position or confidence carries no location: treat it as missing.
+    points = np.where(np.isfinite(points).all(axis=-1, keepdims=True), points, 0.0)
     pts = points[hand_slice]
     good = pts[:, 2] >= KEYPOINT_GATE
     if int(good.sum()) >= MIN_HAND_POINTS:
@@ -166,7 +168,8 @@ def frame_scores(scores: np.ndarray, aggregation: str = "max") -> np.ndarray:
     """One score per frame from [F, P, 2] hand scores: max, mean or min over the visible hands; NaN if none."""
     if aggregation not in AGGREGATIONS:
         raise ValueError(f"aggregation must be one of {AGGREGATIONS}, got {aggregation!r}")
-    flat = np.asarray(scores, dtype=np.float32).reshape(len(scores), -1)
+    scores = np.asarray(scores, dtype=np.float32)
+    flat = scores.reshape(scores.shape[0], int(np.prod(scores.shape[1:], dtype=np.int64)))
     out = np.full(len(flat), np.nan, dtype=np.float32)
     seen = ~np.isnan(flat).all(axis=1)
     if seen.any():

@@ -50,7 +50,27 @@ def _check_file(path: str | os.PathLike, expected: str | None) -> str:
         raise ValueError(f"{path!r} is a folder, not a weight file.{_expectation(expected)}")
     if os.path.getsize(path) == 0:
         raise ValueError(f"{path!r} is empty (0 bytes): the download did not finish. Download it again.")
+    _check_not_placeholder(path, expected)
     return path
+
+
+def _check_not_placeholder(path: str, expected: str | None) -> None:
+    """Name the two most common non-weight files saved under a weight file's name: Git LFS pointers (a repository
+    cloned without git-lfs) and HTML pages (a download that needed a login or failed)."""
+    with open(path, "rb") as f:
+        head = f.read(512)
+    size = os.path.getsize(path)
+    if head.startswith(b"version https://git-lfs"):
+        raise ValueError(
+            f"{path!r} is a Git LFS pointer ({size} bytes), not the weights: the repository was cloned without "
+            f"git-lfs. Download the file itself (git lfs pull, or the download button on the model page)."
+            f"{_expectation(expected)}"
+        )
+    if head.lstrip().lower().startswith((b"<!doctype html", b"<html", b"<?xml", b"<head")):
+        raise ValueError(
+            f"{path!r} is a web page ({size} bytes of HTML), not the weights: the download failed or needed a "
+            f"login. Download the file again from the model page.{_expectation(expected)}"
+        )
 
 
 def _load_safetensors(path: str, prefixes: tuple[str, ...] | None, expected: str | None) -> dict[str, torch.Tensor]:
@@ -71,6 +91,14 @@ def _load_safetensors(path: str, prefixes: tuple[str, ...] | None, expected: str
 
 
 def _load_pickle(path: str, expected: str | None) -> object:
+    with open(path, "rb") as f:
+        head = f.read(4)
+    # torch.save writes a zip archive ("PK\x03\x04"); the legacy format starts with a pickle protocol opcode 0x80.
+    if not head.startswith(b"PK\x03\x04") and head[:1] != b"\x80":
+        raise ValueError(
+            f"{path!r} is not a PyTorch weight file (it starts with {head!r}, neither a zip archive nor a pickle); "
+            f"it is corrupt or another kind of file. Download it again.{_expectation(expected)}"
+        )
     try:
         try:
             return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
@@ -79,6 +107,11 @@ def _load_pickle(path: str, expected: str | None) -> object:
                 raise
             return torch.load(path, map_location="cpu", weights_only=True)  # legacy (non-zip) format
     except pickle.UnpicklingError as exc:
+        if "weights only" not in str(exc).lower():  # e.g. "invalid load key": not a pickle at all
+            raise ValueError(
+                f"{path!r} is not a PyTorch weight file ({exc}); it is corrupt or another kind of file. Download it "
+                f"again.{_expectation(expected)}"
+            ) from exc
         raise ValueError(
             f"{path!r} contains Python objects other than tensors, so Embody will not load it (pickles can run "
             f"code; only weights_only loading is allowed). Use a plain state-dict file or a .safetensors "

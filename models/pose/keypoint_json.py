@@ -88,13 +88,21 @@ def _triplets(value: Any, expected: int, key: str, frame: int) -> np.ndarray | N
     """Flat [x, y, c, ...] or nested [[x, y, c], ...] -> float64 [expected, 3]; None/[] -> None."""
     if value is None or (hasattr(value, "__len__") and len(value) == 0):
         return None
-    arr = np.asarray(value, dtype=np.float64).reshape(-1)
+    try:
+        arr = np.asarray(value, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"POSE_KEYPOINT frame {frame}: {key!r} must be a list of numbers (x, y, c triplets), got {value!r:.80}"
+        ) from exc
     if arr.size != expected * 3:
         raise ValueError(
             f"POSE_KEYPOINT frame {frame}: {key!r} has {arr.size} numbers, expected {expected} x,y,c triplets "
             f"({expected * 3}); only OpenPose-18 bodies, 70-point faces and 21-point hands are supported"
         )
-    return arr.reshape(expected, 3)
+    out = arr.reshape(expected, 3)
+    # A triplet holding NaN or inf (JSON allows them) has no usable position: it becomes a missing point.
+    out[~np.isfinite(out).all(axis=1)] = 0.0
+    return out
 
 
 def _normalise(points: np.ndarray, width: int, height: int, normalised: bool) -> np.ndarray:
@@ -159,13 +167,25 @@ def keypoints_to_pose(data: Any, fps: float = 25.0) -> PoseSequence:
                 f"POSE_KEYPOINT frame {f} must be a dict with 'people', 'canvas_width' and 'canvas_height' "
                 "(the format of comfyui_controlnet_aux's pose estimators)"
             )
-        width, height = int(frame["canvas_width"]), int(frame["canvas_height"])
+        try:
+            width, height = int(frame["canvas_width"]), int(frame["canvas_height"])
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"POSE_KEYPOINT frame {f}: canvas_width and canvas_height must be whole numbers of pixels, got "
+                f"{frame['canvas_width']!r} x {frame['canvas_height']!r}"
+            ) from exc
         if width < 1 or height < 1:
             raise ValueError(f"POSE_KEYPOINT frame {f} has an invalid canvas {width}x{height}")
         if not frame.get("people") and frame.get("animals"):
             logger.warning("POSE_KEYPOINT frame %d holds animal poses only; they are skipped", f)
+        people = frame.get("people") or []
+        if not isinstance(people, (list, tuple)) or not all(isinstance(p, dict) for p in people):
+            raise ValueError(
+                f"POSE_KEYPOINT frame {f}: 'people' must be a list of dicts with keys such as {BODY_KEY!r}, "
+                f"got {type(people).__name__} {people!r:.80}"
+            )
         canvases.append((width, height))
-        frames.append([_person_to_coco(p, width, height, f) for p in frame.get("people") or []])
+        frames.append([_person_to_coco(p, width, height, f) for p in people])
     if len(set(canvases)) > 1:
         logger.warning("POSE_KEYPOINT frames have different canvases %s; using %s", sorted(set(canvases)), canvases[0])
     people = max(1, max(len(p) for p in frames))

@@ -16,7 +16,12 @@ import numpy as np
 
 from .layout import FACE, HAND_EDGES, LEFT_HAND, OPENPOSE_LIMBS, RIGHT_HAND
 from .render_controlnet import render_frame_controlnet
-from .render_mimicmotion import BODY_GATE, render_frame_mimicmotion
+from .render_mimicmotion import (
+    BODY_GATE,
+    official_super_resolution_size,
+    render_frame_mimicmotion,
+    super_resolution_size,
+)
 from .render_palette import EPS, openpose18_float64, sanitize_people
 from .types import PoseSequence
 
@@ -69,6 +74,10 @@ def render_pose(
         raise ValueError(f"unknown pose render style {style!r}; choose one of {STYLES}")
     _check_person(pose, person)
     width, height = _resolve_size(pose, size)
+    if style == "mimicmotion" and super_resolution_size(width, height) != official_super_resolution_size(width, height):
+        logger.warning("Embody render: a %dx%d frame is too elongated for MimicMotion's 2160-pixel drawing canvas; "
+                       "drawing on a %dx%d canvas instead (strokes are relatively thicker)", width, height,
+                       *super_resolution_size(width, height))
     out = np.zeros((pose.num_frames, height, width, 3), dtype=np.uint8)
     for f in range(pose.num_frames):
         people = _people_of_frame(pose, f, person)

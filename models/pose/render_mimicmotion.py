@@ -6,6 +6,7 @@ keypoint and limb is drawn with a brightness equal to the detector's confidence.
 
 - The canvas is drawn at super-resolution: scale sr = 2160 / min(H, W) (1 when the short side is already 2160),
   size (int(H*sr), int(W*sr)), then resized to (W, H) with bilinear interpolation, so strokes become thin.
+  (Ours only: frames more elongated than 16:1 get a smaller canvas, see MAX_SR_PIXELS, instead of gigabytes.)
 - Body (OpenPose-18, neck = mean of shoulders with confidence 1 when both shoulders > 0.3 else 0): the 17 limbs are
   filled ellipses (half-width 4) skipped when an end has confidence < 0.3, coloured palette * (c_a * c_b); then the
   whole canvas is multiplied by 0.6 (so limbs are dimmed); then the joints with confidence > 0.3 are discs of
@@ -52,11 +53,26 @@ BODY_GATE = 0.3
 _DIM_LUT = (np.arange(256, dtype=np.float64) * LIMB_DIM).astype(np.uint8)
 
 
-def super_resolution_size(width: int, height: int) -> tuple[int, int]:
-    """(width, height) of the hi-res drawing canvas: short side scaled to 2160, truncated as the official code does."""
+# Largest hi-res canvas we draw on (16 squares of 2160^2, ~224 MB as uint8 RGB). The official rule alone would ask
+# for 14 GB for a 1 x 1000 frame and crash the host; only aspect ratios beyond 16:1 ever reach this cap.
+MAX_SR_PIXELS = 16 * REF_SHORT_SIDE * REF_SHORT_SIDE
+
+
+def official_super_resolution_size(width: int, height: int) -> tuple[int, int]:
+    """(width, height) the official code would draw at: short side scaled to 2160, truncated."""
     short = min(height, width)
     scale = (REF_SHORT_SIDE / short) if short != REF_SHORT_SIDE else 1
     return int(width * scale), int(height * scale)
+
+
+def super_resolution_size(width: int, height: int) -> tuple[int, int]:
+    """(width, height) of the hi-res drawing canvas: the official size (bit-exact) unless it would exceed
+    MAX_SR_PIXELS (aspect ratios beyond 16:1); then the largest canvas of the frame's aspect within that budget."""
+    cw, ch = official_super_resolution_size(width, height)
+    if cw * ch <= MAX_SR_PIXELS:
+        return cw, ch
+    scale = math.sqrt(MAX_SR_PIXELS / (float(width) * float(height)))
+    return max(int(width * scale), 1), max(int(height * scale), 1)
 
 
 def _draw_body(canvas: np.ndarray, bodies: list[np.ndarray]) -> None:

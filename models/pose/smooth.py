@@ -58,6 +58,11 @@ def one_euro_smooth(
     scale = np.array([pose.width, pose.height], dtype=np.float64)
     xy = pose.keypoints[..., :2].astype(np.float64) * scale  # [F, P, K, 2] pixels
     conf = pose.keypoints[..., 2].astype(np.float64)
+    # A non-finite point is treated as missing, so one bad frame cannot poison the filter state for the rest of the
+    # track; it is passed through unchanged.
+    finite = np.isfinite(pose.keypoints).all(axis=-1)
+    conf = np.where(finite, conf, 0.0)
+    xy = np.where(finite[..., None], xy, 0.0)
     out = xy.copy()
     fps = pose.fps
     alpha_d = float(smoothing_factor(d_cutoff, fps))
@@ -81,7 +86,7 @@ def one_euro_smooth(
         # Missing points (c = 0) stay missing (zeros) in the output; their state is kept for when they return.
         out[f] = np.where((seen & (c > 0))[..., None], state, x)
     keypoints = pose.keypoints.copy()
-    keypoints[..., :2] = (out / scale).astype(np.float32)
+    keypoints[..., :2] = np.where(finite[..., None], out / scale, keypoints[..., :2]).astype(np.float32)
     return pose.with_keypoints(keypoints, hand_clarity=pose.hand_clarity,
                                meta={**pose.meta, "smooth": {"filter": "one_euro", "min_cutoff": min_cutoff,
                                                              "beta": beta, "d_cutoff": d_cutoff}})

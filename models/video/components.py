@@ -26,6 +26,35 @@ MODULE_GROUPS: dict[str, tuple[str, ...]] = {
 }
 
 
+# Working-memory heuristics of ComfyUI's model management for the same networks (comfy/supported_models.py:
+# SVD_img2vid memory_usage_factor 2.0 with the SDPA/flash formula 0.01 MiB per latent pixel per dtype byte;
+# comfy/sd.py: KL-VAE decode 2178 * 64 and encode 1767 bytes per dtype byte per latent / image pixel). Passed to
+# ``load_models_gpu`` so ComfyUI frees room for activations (e.g. offloads the CLIP encoder before sampling).
+_UNET_MIB_PER_LATENT_PIXEL_BYTE = 0.01 * 2.0
+_VAE_DECODE_PER_LATENT_PIXEL = 2178 * 64
+_VAE_ENCODE_PER_PIXEL = 1767
+
+
+def _dtype_bytes(dtype: torch.dtype) -> int:
+    return torch.finfo(dtype).bits // 8 if dtype.is_floating_point else 4
+
+
+def unet_memory_bytes(frames: int, latent_h: int, latent_w: int, dtype: torch.dtype, batch: int = 1) -> int:
+    """Estimated activation memory (bytes) of one UNet call on ``batch`` x ``frames`` latents of latent_h x latent_w."""
+    area = batch * frames * latent_h * latent_w
+    return int(area * _dtype_bytes(dtype) * _UNET_MIB_PER_LATENT_PIXEL_BYTE * 2**20)
+
+
+def vae_decode_memory_bytes(frames: int, latent_h: int, latent_w: int, dtype: torch.dtype) -> int:
+    """Estimated working memory (bytes) of decoding ``frames`` latents at once."""
+    return int(frames * latent_h * latent_w * _VAE_DECODE_PER_LATENT_PIXEL * _dtype_bytes(dtype))
+
+
+def vae_encode_memory_bytes(height: int, width: int, dtype: torch.dtype) -> int:
+    """Estimated working memory (bytes) of encoding one height x width image."""
+    return int(height * width * _VAE_ENCODE_PER_PIXEL * _dtype_bytes(dtype))
+
+
 @dataclass
 class VideoComponents:
     """Everything MimicMotion inference needs.
@@ -73,8 +102,9 @@ class VideoModel:
         context_size, context_overlap: official fusion window and overlap for the version (72/6 or 16/4).
         files: where the weights came from (for logs and error messages).
         patchers: ComfyUI ModelPatcher per group in ``MODULE_GROUPS`` (set by the loader node; empty in pure tests).
-        load_fn: called by ``prepare`` with group names; loads them on the compute device and returns that device
-            (the node sets it to ComfyUI's ``load_models_gpu``). None = move modules with ``.to`` (tests, scripts).
+        load_fn: called by ``prepare`` with group names and the working memory (bytes) the caller will need on top of
+            the weights; loads them on the compute device and returns that device (the node sets it to ComfyUI's
+            ``load_models_gpu``, which frees that much room). None = move modules with ``.to`` (tests, scripts).
         device: the device ``prepare`` uses when ``load_fn`` is None.
     """
 
@@ -84,7 +114,7 @@ class VideoModel:
     context_overlap: int
     files: dict[str, str] = field(default_factory=dict)
     patchers: dict[str, Any] = field(default_factory=dict)
-    load_fn: Callable[[Sequence[str]], torch.device] | None = None
+    load_fn: Callable[[Sequence[str], int], torch.device] | None = None
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
 
     @classmethod
@@ -96,13 +126,17 @@ class VideoModel:
     def dtype(self) -> torch.dtype:
         return self.components.dtype
 
-    def prepare(self, groups: Sequence[str]) -> torch.device:
-        """Put the named module groups ("unet", "vae", "image_encoder") on the compute device; returns that device."""
+    def prepare(self, groups: Sequence[str], memory_required: int = 0) -> torch.device:
+        """Put the named module groups ("unet", "vae", "image_encoder") on the compute device; returns that device.
+
+        memory_required: bytes of activations the next computation needs besides the weights (see the
+        ``*_memory_bytes`` estimates); the model manager unloads other models to make that room.
+        """
         unknown = [g for g in groups if g not in MODULE_GROUPS]
         if unknown:
             raise KeyError(f"unknown module groups {unknown}; expected some of {sorted(MODULE_GROUPS)}")
         if self.load_fn is not None:
-            return self.load_fn(list(groups))
+            return self.load_fn(list(groups), max(0, int(memory_required)))
         for group in groups:
             for name in MODULE_GROUPS[group]:
                 self.components.module(name).to(self.device)

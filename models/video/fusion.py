@@ -71,10 +71,14 @@ class FusionSchedule:
             return self
         if num_frames < 2:
             raise ValueError(f"A video needs at least 2 frames (reference pose + 1), got {num_frames}.")
-        overlap = min(self.overlap, num_frames - 2)
-        overlap = max(overlap, 1 if self.anchor_reference else 0)
         logger.info("Video has %d frames, fewer than the %d-frame window: using one %d-frame window.",
                     num_frames, self.window, num_frames)
+        if num_frames == 2:
+            # One window [0, 1]: the overlap is irrelevant, but an anchored 2-frame window has no valid overlap
+            # (>= 1 for the shared frame 0, < window - 1). Unanchored gives the same window, weights and noise.
+            return FusionSchedule(2, 0, self.weighting, self.noise, False, self.tail)
+        overlap = min(self.overlap, num_frames - 2)
+        overlap = max(overlap, 1 if self.anchor_reference else 0)
         return FusionSchedule(num_frames, overlap, self.weighting, self.noise, self.anchor_reference, self.tail)
 
 
