@@ -56,6 +56,9 @@ class EmbodyHandClarity(io.ComfyNode):
                 io.Mask.Output(display_name="frame_mask", tooltip="One mask per frame, all 1 where the frame "
                                "passes the threshold and all 0 where it does not (image size)."),
                 io.String.Output(display_name="summary", tooltip="Scores and pass/fail counts as text."),
+                io.String.Output(display_name="scores", tooltip="Per-frame scores as JSON: 'frames' (the "
+                                 "aggregated score, null = no hand), 'left'/'right' (first person's hands) and "
+                                 "'passed' (threshold result), for saving or filtering outside ComfyUI."),
             ],
         )
 
@@ -91,12 +94,20 @@ class EmbodyHandClarity(io.ComfyNode):
         )
         if len(visible):
             summary += f"; score min {visible.min():.2f}, median {np.median(visible):.2f}, max {visible.max():.2f}"
-        ui_scores = [None if math.isnan(v) else round(float(v), 3) for v in per_frame]
+        def as_list(values: np.ndarray) -> list[float | None]:
+            return [None if math.isnan(v) else round(float(v), 3) for v in values]
+
+        ui_scores = as_list(per_frame)
+        table = {"frames": ui_scores, "passed": [bool(p) for p in passed], "threshold": float(threshold),
+                 "aggregation": aggregation}
+        if per_hand is not None:
+            table.update(left=as_list(per_hand[:, 0]), right=as_list(per_hand[:, 1]))
         return io.NodeOutput(
             with_clarity(pose, scores),
             torch.from_numpy(plot).float().div_(255.0)[None],
             mask,
             summary,
+            json.dumps(table),
             ui={"embody_clarity": ui_scores, "embody_clarity_threshold": [float(threshold)]},
         )
 

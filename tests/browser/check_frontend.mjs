@@ -48,7 +48,7 @@ try {
     const clarity = window.LiteGraph.createNode("EmbodyHandClarity");
     g.add(clarity);
     out.clarity_widget = !!clarity.widgets?.find((w) => w.name === "clarity_plot");
-    clarity.onExecuted?.({ embody_clarity: [3, 5, NaN, 8, 2], embody_threshold: [4] });
+    clarity.onExecuted?.({ embody_clarity: [3, 5, NaN, 8, 2], embody_clarity_threshold: [4] });
     const canvas = clarity.embodyClarityCanvas;
     if (canvas) {
       const px = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
@@ -110,6 +110,33 @@ try {
     fs.writeFileSync(path.join(outDir, `${name}.json`), JSON.stringify(result.ui, null, 1));
     const canvasEl = await page.$("canvas#graph-canvas") ?? await page.$("canvas");
     await (canvasEl ?? page).screenshot({ path: path.join(outDir, `${name}.png`) });
+  }
+  // Optional: run a real workflow (EXECUTE_API=file) and check the clarity widget draws what Python sent.
+  if (process.env.EXECUTE_API) {
+    const api = JSON.parse(fs.readFileSync(process.env.EXECUTE_API, "utf8"));
+    report.checks.executed = await page.evaluate(async (api) => {
+      await window.app.loadApiJson(api, "execute.json");
+      const clarity = window.app.graph._nodes.find((n) => n.type === "EmbodyHandClarity");
+      if (!clarity) return { error: "no EmbodyHandClarity node in EXECUTE_API" };
+      let message = null;
+      const original = clarity.onExecuted;
+      clarity.onExecuted = function (m) { message = m; return original?.apply(this, arguments); };
+      await window.app.queuePrompt(0, 1);
+      const t0 = Date.now();
+      while (!message && Date.now() - t0 < 240000) await new Promise((r) => setTimeout(r, 250));
+      if (!message) return { error: "the workflow did not execute the clarity node in time" };
+      await new Promise((r) => setTimeout(r, 300));
+      const canvas = clarity.embodyClarityCanvas;
+      const px = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+      let line = 0, threshold = 0;
+      for (let i = 0; i < px.length; i += 4) {
+        if (px[i + 2] > 200 && px[i] < 120) line++; // the score polyline (light blue)
+        if (px[i] > 150 && px[i + 1] < 90 && px[i + 2] < 90) threshold++; // the red threshold line
+      }
+      return { frames: message.embody_clarity?.length ?? 0, scores: message.embody_clarity, threshold: message.embody_clarity_threshold?.[0],
+               line_pixels: line, threshold_pixels: threshold };
+    }, api);
+    if (report.checks.executed.error) report.errors.push(report.checks.executed.error);
   }
   await page.screenshot({ path: path.join(outDir, "page.png") });
 } catch (err) {

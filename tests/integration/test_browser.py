@@ -3,7 +3,8 @@
 Skips unless COMFYUI_DIR/COMFY_PY are set (like the other integration tests), /usr/bin/chromium (or $CHROMIUM)
 exists and `npm install` has been run in tests/browser. Checks that web/js/embody.js is served and loads without
 console errors, that its widgets attach to the Hand Clarity and Fusion Schedule nodes and draw, and that every
-shipped example workflow loads into the graph with no missing node types.
+shipped example workflow loads into the graph with no missing node types; then runs tests/workflows/hands_api.json from
+the page and checks the clarity widget draws the scores the Python node sent.
 """
 
 from __future__ import annotations
@@ -30,7 +31,14 @@ if not (_HAVE_BROWSER and (BROWSER_DIR / "node_modules" / "playwright-core").exi
 
 
 def test_frontend_loads_draws_and_opens_every_example(tmp_path: Path) -> None:
+    from PIL import Image
+    from skimage import data
+
+    from tests.helpers.tiny_dwpose import write_tiny_dwpose
+
     server = ComfyServer(tmp_path / "comfy", port=int(os.environ.get("EMBODY_BROWSER_PORT", "8234")))
+    write_tiny_dwpose(server.models / "dwpose")
+    Image.fromarray(data.astronaut()).save(server.input / "example.png")
     extra = server.write_extra_paths({"dwpose": "dwpose"})
     server.start(extra)
     try:
@@ -40,7 +48,9 @@ def test_frontend_loads_draws_and_opens_every_example(tmp_path: Path) -> None:
         out = tmp_path / "out"
         run = subprocess.run(["node", str(BROWSER_DIR / "check_frontend.mjs"), server.base, str(out),
                               *map(str, sorted(api.glob("*_api.json")))],
-                             capture_output=True, text=True, timeout=600, env=dict(os.environ, CHROMIUM=CHROMIUM))
+                             capture_output=True, text=True, timeout=600,
+                             env=dict(os.environ, CHROMIUM=CHROMIUM,
+                                      EXECUTE_API=str(PACK_DIR / "tests" / "workflows" / "hands_api.json")))
     finally:
         server.stop()
     report = json.loads((out / "report.json").read_text())
@@ -50,3 +60,7 @@ def test_frontend_loads_draws_and_opens_every_example(tmp_path: Path) -> None:
     assert widgets["clarity_widget"] and widgets["fusion_widget"] and widgets["clarity_drawn_pixels"] > 50
     assert set(report["workflows"]) == {"pose_transfer", "talking_body", "pose_and_hand_clarity"}
     assert all(not w["missing"] for w in report["workflows"].values())
+    # A real run: the clarity scores computed in Python reach the widget, which draws them and the threshold.
+    executed = report["checks"]["executed"]
+    assert executed["frames"] == 3 and executed["threshold"] == 8.0, executed
+    assert executed["line_pixels"] > 0 and executed["threshold_pixels"] > 20, executed

@@ -42,7 +42,10 @@ function drawClarity(canvas, scores, threshold) {
   const { width, height } = canvas;
   ctx.fillStyle = "#1b1b1b";
   ctx.fillRect(0, 0, width, height);
-  const { lines, maxValue } = clarityPolylines(scores, width, height - 14);
+  // Headroom above the highest score and the threshold, so neither is drawn on the border.
+  const finite = scores.filter((v) => typeof v === "number" && Number.isFinite(v));
+  const top = 1.15 * Math.max(1, threshold, ...finite);
+  const { lines, maxValue } = clarityPolylines(scores, width, height - 14, top);
   const ty = (height - 14) * (1 - Math.min(threshold, maxValue) / maxValue);
   ctx.strokeStyle = "#c0392b";
   ctx.setLineDash([4, 3]);
@@ -62,7 +65,7 @@ function drawClarity(canvas, scores, threshold) {
   ctx.fillStyle = "#ddd";
   ctx.font = "11px sans-serif";
   const rate = Math.round(passRate(scores, threshold) * 100);
-  ctx.fillText(`${scores.length} frames, ${rate}% pass ${threshold}, max ${maxValue.toFixed(1)}`, 4, height - 3);
+  ctx.fillText(`${scores.length} frames, ${rate}% pass ${threshold}, max ${finite.length ? Math.max(...finite).toFixed(1) : "-"}`, 4, height - 3);
 }
 
 /** @param {any} node @param {HTMLCanvasElement} canvas */
@@ -116,7 +119,7 @@ app.registerExtension({
       });
       chainCallback(nodeType.prototype, "onExecuted", function (message) {
         const scores = message?.embody_clarity ?? [];
-        const threshold = Number(message?.embody_threshold?.[0] ?? 0);
+        const threshold = Number(message?.embody_clarity_threshold?.[0] ?? 0);
         if (this.embodyClarityCanvas) drawClarity(this.embodyClarityCanvas, scores, threshold);
       });
     }
