@@ -145,3 +145,14 @@ def test_registry_metadata_is_complete() -> None:
     assert (ROOT / comfy["Icon"]).is_file()
     for line in (ROOT / "requirements.txt").read_text().splitlines():
         assert not line.strip().lower().startswith(("torch", "mediapipe")), f"requirements.txt must not pin {line}"
+
+
+def test_non_finite_keypoints_become_missing(caplog: pytest.LogCaptureFixture) -> None:
+    kp = np.full((2, 1, 133, 3), 0.5, np.float32)
+    kp[0, 0, 3] = (np.nan, 0.5, 0.9)
+    kp[1, 0, 7, 2] = np.inf
+    pose = PoseSequence(kp, (64, 64))
+    assert np.isfinite(pose.keypoints).all()
+    assert pose.keypoints[0, 0, 3].tolist() == [0, 0, 0] and pose.keypoints[1, 0, 7].tolist() == [0, 0, 0]
+    assert pose.keypoints[0, 0, 4].tolist() == [0.5, 0.5, 0.5]
+    assert "marked missing" in caplog.text

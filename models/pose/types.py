@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from .layout import NUM_KEYPOINTS
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,12 @@ class PoseSequence:
             raise ValueError(
                 f"pose keypoints must have shape [frames, people, {NUM_KEYPOINTS}, 3], got {tuple(kp.shape)}"
             )
+        bad = ~np.isfinite(kp).all(axis=-1)
+        if bad.any():
+            # A NaN or infinite point would poison every later step (smoothing, residuals, drawing): mark it missing.
+            logger.warning("pose: %d keypoints with NaN or infinite values were marked missing", int(bad.sum()))
+            kp = kp.copy()
+            kp[bad] = 0.0
         width, height = (int(v) for v in self.canvas)
         if width < 1 or height < 1:
             raise ValueError(f"pose canvas must be at least 1x1 pixels, got {width}x{height}")

@@ -130,13 +130,17 @@ try {
       const px = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
       let line = 0, threshold = 0;
       for (let i = 0; i < px.length; i += 4) {
-        if (px[i + 2] > 200 && px[i] < 120) line++; // the score polyline (light blue)
+        if (px[i + 2] > px[i] + 80) line++; // the score polyline (light blue)
         if (px[i] > 150 && px[i + 1] < 90 && px[i + 2] < 90) threshold++; // the red threshold line
       }
       return { frames: message.embody_clarity?.length ?? 0, scores: message.embody_clarity, threshold: message.embody_clarity_threshold?.[0],
-               line_pixels: line, threshold_pixels: threshold };
+               line_pixels: line, threshold_pixels: threshold, png: canvas.toDataURL("image/png") };
     }, api);
     if (report.checks.executed.error) report.errors.push(report.checks.executed.error);
+    if (report.checks.executed.png) {
+      fs.writeFileSync(path.join(outDir, "clarity_widget.png"), Buffer.from(report.checks.executed.png.split(",")[1], "base64"));
+      delete report.checks.executed.png;
+    }
   }
   await page.screenshot({ path: path.join(outDir, "page.png") });
 } catch (err) {

@@ -55,7 +55,7 @@ function drawClarity(canvas, scores, threshold) {
   ctx.stroke();
   ctx.setLineDash([]);
   ctx.strokeStyle = "#4fc3f7";
-  ctx.lineWidth = 1.5;
+  ctx.lineWidth = 2;
   for (const line of lines) {
     ctx.beginPath();
     line.forEach(([x, y], i) => (i ? ctx.lineTo(x, y) : ctx.moveTo(x, y)));
