@@ -157,6 +157,10 @@ class EmbodySampler(io.ComfyNode):
 
             pbar.update_absolute(state["done"], total, ("JPEG", Image.fromarray(img), 512))
 
+        # Previews cost a decode-free colour projection per step; skip them when ComfyUI's preview method is off.
+        from comfy.cli_args import LatentPreviewMethod, args
+
+        wants_preview = args.preview_method != LatentPreviewMethod.NoPreviews
         generator = torch.Generator().manual_seed(int(seed))
         dtype = video_model.dtype
         device = video_model.prepare(["image_encoder", "vae"], vae_encode_memory_bytes(*ref.shape[-2:], dtype))
@@ -166,7 +170,8 @@ class EmbodySampler(io.ComfyNode):
         h, w = frames.shape[-2] // 8, frames.shape[-1] // 8
         device = video_model.prepare(["unet"], unet_memory_bytes(max(map(len, windows)), h, w, dtype, batch=passes))
         latents = denoise(video_model.components, cond, frames, schedule, settings, generator, device,
-                          progress=progress, interrupt=mm.throw_exception_if_processing_interrupted, preview=preview)
+                          progress=progress, interrupt=mm.throw_exception_if_processing_interrupted,
+                          preview=preview if wants_preview else None)
         return io.NodeOutput({"samples": latents.to(mm.intermediate_device())})
 
 

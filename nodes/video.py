@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
 import comfy.model_management as mm
@@ -15,6 +16,8 @@ from ..models.video.decode import decode_latents
 from ..models.video.loader import load_video_model
 from ._api import CATEGORY, EmbodyVideoModel, io
 from .paths import WHERE_TO_GET, list_files, resolve
+
+logger = logging.getLogger(__name__)
 
 DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}
 POSE_NET_IN_FILE = "(inside the MimicMotion file)"
@@ -105,8 +108,9 @@ class EmbodyVideoModelLoader(io.ComfyNode):
                                "diffusers folder in models/diffusers (vae/, image_encoder/, feature_extractor/, "
                                "scheduler/; its unet/ is not needed) or the single file svd_xt_1_1.safetensors in "
                                "models/checkpoints."),
-                io.Combo.Input("precision", options=list(DTYPES), default="fp16", tooltip="Weight precision. fp16 "
-                               "is the official choice; bf16 on recent GPUs; fp32 needs twice the memory."),
+                io.Combo.Input("precision", options=["auto", *DTYPES], default="auto", tooltip="Weight precision. "
+                               "auto: fp16 (the official choice) where the device runs it well, else fp32 (e.g. "
+                               "on a CPU). bf16 suits recent GPUs; fp32 needs twice the memory."),
                 io.Combo.Input("version", options=["auto", "1.1", "1.0"], default="auto", tooltip="MimicMotion "
                                "version; sets the default fusion window (1.1: 72 frames, overlap 6; 1.0: 16/4). "
                                "auto reads it from the file name (1-1 / 1.1), else assumes 1.1."),
@@ -122,6 +126,9 @@ class EmbodyVideoModelLoader(io.ComfyNode):
     def execute(cls, mimicmotion, svd_base, precision, version, pose_net) -> io.NodeOutput:
         mm_path = resolve("mimicmotion", mimicmotion)
         pose_path = None if pose_net == POSE_NET_IN_FILE else resolve("mimicmotion", pose_net)
+        if precision == "auto":
+            precision = "fp16" if mm.should_use_fp16(mm.get_torch_device()) else "fp32"
+            logger.info("Embody Video Model Loader: precision auto -> %s", precision)
         vm = load_video_model(mm_path, _resolve_svd(svd_base), DTYPES[precision],
                               None if version == "auto" else version, pose_path)
         return io.NodeOutput(_attach_model_management(vm))

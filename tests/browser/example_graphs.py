@@ -35,7 +35,7 @@ def pose_transfer() -> dict:
         "7": node("EmbodyPoseRender", "Driving pose guidance", pose=["6", 0], **RENDER),
         "8": node("EmbodyPoseRender", "Reference pose guidance (frame 0)", pose=["4", 0], **RENDER),
         "9": node("EmbodyVideoModelLoader", "MimicMotion 1.1 + SVD xt 1.1", mimicmotion="MimicMotion_1-1.pth",
-                  svd_base="[diffusers] stable-video-diffusion-img2vid-xt-1-1", precision="fp16", version="auto",
+                  svd_base="[diffusers] stable-video-diffusion-img2vid-xt-1-1", precision="auto", version="auto",
                   pose_net="(inside the MimicMotion file)"),
         "10": node("EmbodyFusionSchedule", "Progressive latent fusion (model defaults)", window=0, overlap=-1,
                    weighting="triangular", noise="repeated", anchor_reference=True, tail="official"),
@@ -76,7 +76,7 @@ def talking_body() -> dict:
         # Muted until the MimicMotion and SVD weights are in place: the talking pose drives the video model.
         "14": node("EmbodyVideoModelLoader", "Optional: MimicMotion 1.1 + SVD xt 1.1",
                    mimicmotion="MimicMotion_1-1.pth", svd_base="[diffusers] stable-video-diffusion-img2vid-xt-1-1",
-                   precision="fp16", version="auto", pose_net="(inside the MimicMotion file)"),
+                   precision="auto", version="auto", pose_net="(inside the MimicMotion file)"),
         "15": node("EmbodyPoseRender", "Optional: reference pose guidance (frame 0)", pose=["2", 0], **RENDER),
         "16": node("EmbodySampler", "Optional: Embody Sampler", video_model=["14", 0], reference=["1", 0],
                    poses=["6", 0], reference_pose=["15", 0], steps=25, seed=42, cfg_min=2.0, cfg_max=2.0,
