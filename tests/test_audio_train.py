@@ -88,33 +88,14 @@ def test_train_checkpoint_resume_and_report(tmp_path) -> None:
 
 
 def _write_talking_video(path: str, seconds: float = 2.0, fps: int = 25, size: int = 128) -> None:
-    import av
+    from models.io.media import write_video
 
     sr = 16000
     t = np.arange(int(seconds * sr)) / sr
     wave = (0.3 * np.sin(2 * np.pi * 220 * t) * (np.sin(2 * np.pi * 2 * t) > 0)).astype(np.float32)
-    with av.open(path, "w") as out:
-        vs = out.add_stream("mpeg4", rate=fps)
-        vs.width = vs.height = size
-        vs.pix_fmt = "yuv420p"
-        as_ = out.add_stream("aac", rate=sr)
-        as_.layout = "mono"
-        for i in range(int(seconds * fps)):
-            # Frames 10..14 are black: the fake backend finds nobody there.
-            img = np.full((size, size, 3), 0 if 10 <= i < 15 else 160, np.uint8)
-            for packet in vs.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
-                out.mux(packet)
-        for packet in vs.encode():
-            out.mux(packet)
-        step = 1024
-        for start in range(0, len(wave), step):
-            frame = av.AudioFrame.from_ndarray(wave[None, start : start + step], format="fltp", layout="mono")
-            frame.sample_rate = sr
-            frame.pts = start
-            for packet in as_.encode(frame):
-                out.mux(packet)
-        for packet in as_.encode():
-            out.mux(packet)
+    frames = np.full((int(seconds * fps), size, size, 3), 160, np.uint8)
+    frames[10:15] = 0  # frames 10..14 are black: the fake backend finds nobody there
+    write_video(path, frames, fps, audio=wave[None], sample_rate=sr)
 
 
 class FakeBackend:

@@ -12,31 +12,13 @@ from tests.helpers.tiny_motion import reference_pose
 
 
 def _write_video(path: str, video_s: float, audio_s: float, fps: int = 25, size: int = 64) -> None:
-    import av
+    from models.io.media import write_video
 
     sr = 16000
     t = np.arange(int(audio_s * sr)) / sr
     wave = (0.3 * np.sin(2 * np.pi * 220 * t) * (np.sin(2 * np.pi * 2 * t) > 0)).astype(np.float32)
-    with av.open(path, "w") as out:
-        vs = out.add_stream("mpeg4", rate=fps)
-        vs.width = vs.height = size
-        vs.pix_fmt = "yuv420p"
-        audio = out.add_stream("aac", rate=sr)
-        audio.layout = "mono"
-        for _ in range(int(video_s * fps)):
-            img = np.full((size, size, 3), 160, np.uint8)
-            for packet in vs.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
-                out.mux(packet)
-        for packet in vs.encode():
-            out.mux(packet)
-        for start in range(0, len(wave), 1024):
-            frame = av.AudioFrame.from_ndarray(wave[None, start : start + 1024], format="fltp", layout="mono")
-            frame.sample_rate = sr
-            frame.pts = start
-            for packet in audio.encode(frame):
-                out.mux(packet)
-        for packet in audio.encode():
-            out.mux(packet)
+    frames = np.full((int(video_s * fps), size, size, 3), 160, np.uint8)
+    write_video(path, frames, fps, audio=wave[None], sample_rate=sr, fit_audio=False)
 
 
 class _Backend:

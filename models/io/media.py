@@ -44,11 +44,12 @@ def _planar(chunk: np.ndarray, channels: int) -> np.ndarray:
 
 
 def write_video(path: str | Path, frames: np.ndarray, fps: float,
-                audio: np.ndarray | None = None, sample_rate: int | None = None, crf: int = 18) -> Path:
+                audio: np.ndarray | None = None, sample_rate: int | None = None, crf: int = 18,
+                fit_audio: bool = True) -> Path:
     """Write uint8 RGB frames [F, H, W, 3] as H.264 MP4, with an optional AAC track from float audio [C, T].
 
-    Odd frame sizes are padded by one black pixel (H.264 with yuv420p needs even sides). The audio is trimmed or
-    padded with silence to the video's duration so players see equal lengths.
+    Odd frame sizes are padded by one black pixel (H.264 with yuv420p needs even sides). With fit_audio the audio is
+    trimmed or padded with silence to the video's duration so players see equal lengths; without, it is kept as is.
     """
     import av
 
@@ -73,8 +74,9 @@ def write_video(path: str | Path, frames: np.ndarray, fps: float,
             if sample_rate is None:
                 raise ValueError("sample_rate is needed with audio")
             audio = np.atleast_2d(np.asarray(audio, dtype=np.float32))[:2]
-            wanted = int(round(len(frames) / float(rate) * sample_rate))
-            audio = np.pad(audio[:, :wanted], ((0, 0), (0, max(0, wanted - audio.shape[1]))))
+            if fit_audio:
+                wanted = int(round(len(frames) / float(rate) * sample_rate))
+                audio = np.pad(audio[:, :wanted], ((0, 0), (0, max(0, wanted - audio.shape[1]))))
             astream = container.add_stream("aac", rate=sample_rate)
             astream.layout = "stereo" if audio.shape[0] == 2 else "mono"
         for image in frames:
