@@ -116,6 +116,7 @@ def run(args: argparse.Namespace) -> dict:
     if not reference.person_present()[0].any():
         raise SystemExit("no person was found in the reference image; use a photo with one clearly visible person")
     reference = with_clarity(reference, hand_clarity(image[None], reference))
+    assert reference.hand_clarity is not None  # with_clarity just set it
     summary["reference"] = {"canvas": reference.canvas, "backend": reference.meta.get("backend"),
                             "hand_clarity_left_right": np.nan_to_num(reference.hand_clarity[0, 0], nan=-1).tolist()}
     save_png(out / "pose_mimicmotion.png", render_pose(reference, style="mimicmotion")[0])

@@ -89,6 +89,6 @@ def load_motion_model(
     except SafetensorError as exc:
         raise ValueError(f"{path} could not be read ({exc}); it may be truncated or corrupt.") from exc
     model.load_state_dict(state)
-    model.training_info = training  # type: ignore[attr-defined]
+    model.training_info = training
     logger.info("loaded motion model %s (d_model %d, %d layers)", path, config.d_model, config.num_layers)
     return model.to(device=device, dtype=dtype).eval()

@@ -249,14 +249,14 @@ def extract_video(
         logger.warning("%s has no audio track; skipped", path)
         return None
     keypoints, clarity = [], []
-    for frames in chunks:
-        pose = extract_poses(frames, backend, fps=fps, person="largest", max_people=1)
+    for chunk in chunks:
+        pose = extract_poses(chunk, backend, fps=fps, person="largest", max_people=1)
         if pose.num_people == 0:
-            pose = PoseSequence.empty(len(frames), pose.canvas, fps)
+            pose = PoseSequence.empty(len(chunk), pose.canvas, fps)
         keypoints.append(pose.keypoints[:, :1])
-        clarity.append(hand_clarity(frames, pose)[:, :1])
+        clarity.append(hand_clarity(chunk, pose)[:, :1])
         if progress:
-            progress(len(frames))
+            progress(len(chunk))
     if not keypoints:
         logger.warning("%s has no video frames; skipped", path)
         return None
@@ -271,7 +271,9 @@ def extract_video(
                            "first %d", path, pose.num_frames, fps, feats.num_frames, frames)
         pose = pose.select_frames(slice(0, frames))
         feats = AudioFeatures(feats.features[:frames], feats.fps, feats.sample_rate, feats.names, frames / fps)
-    if cache:
+    if cache and cache_dir:
+        # Built with hand clarity above (select_frames keeps it); the cache loader reads it back as an array.
+        assert pose.hand_clarity is not None
         os.makedirs(cache_dir, exist_ok=True)
         np.savez_compressed(
             cache, keypoints=pose.keypoints, canvas=np.array(pose.canvas), fps=fps, hand_clarity=pose.hand_clarity,
@@ -297,7 +299,8 @@ def build_video_dataset(
     if not paths:
         raise ValueError(f"no videos ({', '.join(VIDEO_EXTENSIONS)}) in {folder}; put talking videos with sound there")
     settings = {"fps": fps, "backend": getattr(backend, "name", type(backend).__name__), "max_side": 640, "v": 1}
-    examples, names = [], ()
+    examples: list[MotionExample] = []
+    names: tuple[str, ...] = ()
     for path in paths:
         pair = extract_video(path, backend, fps, cache_dir, settings, progress)
         if pair is None:

@@ -141,6 +141,10 @@ class MotionTransformer(nn.Module):
     "no audio"), known [B, F] bool (frames whose clean value is given in x_t, temporal outpainting)) -> x0 [B, F, 266].
     """
 
+    # Declared for type checkers: nn.Module's __getattr__ would type these as ``Tensor | Module``.
+    motion_std: torch.Tensor  # buffer registered in __init__
+    training_info: dict  # set by checkpoint.load_motion_model (the file's training metadata)
+
     def __init__(self, config: MotionModelConfig) -> None:
         super().__init__()
         self.config = config

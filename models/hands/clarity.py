@@ -173,8 +173,8 @@ def frame_scores(scores: np.ndarray, aggregation: str = "max") -> np.ndarray:
     out = np.full(len(flat), np.nan, dtype=np.float32)
     seen = ~np.isnan(flat).all(axis=1)
     if seen.any():
-        reduce = {"max": np.nanmax, "mean": np.nanmean, "min": np.nanmin}[aggregation]
-        out[seen] = reduce(flat[seen], axis=1)
+        reducers: dict[str, Callable[..., np.ndarray]] = {"max": np.nanmax, "mean": np.nanmean, "min": np.nanmin}
+        out[seen] = reducers[aggregation](flat[seen], axis=1)
     return out
 
 

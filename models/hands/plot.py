@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+from numpy.typing import ArrayLike
 
 _BG = (24, 24, 28)
 _AXIS = (160, 160, 160)
@@ -78,10 +79,10 @@ def plot_clarity(
     finite = stacked[np.isfinite(stacked)]
     y_top = _nice_top(float(finite.max()) * 1.05 if finite.size else 1.0)
 
-    def px(i: np.ndarray | float) -> np.ndarray:
+    def px(i: ArrayLike) -> np.ndarray:
         return x0 + (np.asarray(i, np.float64) + 0.5) * (x1 - x0) / max(frames, 1)
 
-    def py(v: np.ndarray | float) -> np.ndarray:
+    def py(v: ArrayLike) -> np.ndarray:
         return y1 - np.clip(np.asarray(v, np.float64) / y_top, 0.0, 1.0) * (y1 - y0)
 
     no_hand = ~np.isfinite(per_frame)
@@ -100,8 +101,8 @@ def plot_clarity(
     cv2.putText(img, "hand clarity (std of Laplacian) per frame", (x0 + 4, 12), _FONT, 0.38, _AXIS, 1, cv2.LINE_AA)
     if threshold is not None:
         yy = int(round(float(py(threshold))))
-        for xs in range(x0, x1, 8):
-            cv2.line(img, (xs, yy), (min(xs + 4, x1), yy), _THRESHOLD, 1)
+        for dash in range(x0, x1, 8):
+            cv2.line(img, (dash, yy), (min(dash + 4, x1), yy), _THRESHOLD, 1)
         with np.errstate(invalid="ignore"):
             below = np.flatnonzero(np.isfinite(per_frame) & (per_frame < threshold))
         for i in below:

@@ -85,6 +85,7 @@ def write_video(path: str | Path, frames: np.ndarray, fps: float,
         for packet in vstream.encode():
             container.mux(packet)
         if astream is not None and audio is not None:
+            assert sample_rate is not None  # checked above, where astream was created
             block = 1024
             for start in range(0, audio.shape[1], block):
                 chunk = np.ascontiguousarray(audio[:, start:start + block])

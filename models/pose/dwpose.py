@@ -97,11 +97,10 @@ class DWPoseBackend:
             return []
         self._load()
         if self.detect_every == 1:
-            boxes = self.detect_boxes(images)
-            return self.keypoints_from_boxes(images, boxes)
+            return self.keypoints_from_boxes(images, self.detect_boxes(images))
         results = []
         for image in images:
-            boxes = None
+            boxes: np.ndarray | None = None
             if self._frame_index % self.detect_every != 0 and self._previous is not None:
                 tracked = simcc.boxes_from_keypoints(self._previous, threshold=self.track_threshold)
                 boxes = tracked if len(tracked) else None  # tracking lost: detect again on this frame

@@ -139,8 +139,9 @@ def _person_to_coco(person: dict[str, Any], width: int, height: int, frame: int)
             if out[coco_eye, 2] <= 0 and face[slot, 2] > 0:
                 out[coco_eye] = face[slot]
     for key, sl in (("left", LEFT_HAND), ("right", RIGHT_HAND), ("feet", FEET)):
-        if parts[key] is not None:
-            out[sl] = _normalise(parts[key], width, height, normalised)
+        part = parts[key]
+        if part is not None:
+            out[sl] = _normalise(part, width, height, normalised)
     return out
 
 

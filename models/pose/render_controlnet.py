@@ -14,6 +14,7 @@ The output is pixel-identical to comfyui_controlnet_aux's drawing of the same ke
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import cv2
 import numpy as np
@@ -58,8 +59,9 @@ def _draw_person(canvas: np.ndarray, person: np.ndarray, stick: int, body: bool,
             ys = body18[[a, b], 1] * float(height)
             length = ((ys[0] - ys[1]) ** 2 + (xs[0] - xs[1]) ** 2) ** 0.5
             angle = math.degrees(math.atan2(ys[0] - ys[1], xs[0] - xs[1]))
-            poly = cv2.ellipse2Poly((int(np.mean(xs)), int(np.mean(ys))), (int(length / 2), STICK_WIDTH * stick),
-                                    int(angle), 0, 360, 1)
+            # OpenCV returns an int32 ndarray [N, 2]; its stubs say Sequence[Sequence[int]].
+            poly = cast(np.ndarray, cv2.ellipse2Poly((int(np.mean(xs)), int(np.mean(ys))),
+                                                     (int(length / 2), STICK_WIDTH * stick), int(angle), 0, 360, 1))
             cv2.fillConvexPoly(canvas, poly, [int(float(c) * LIMB_DIM) for c in BODY_COLORS[limb_index]])
         for joint in range(18):
             if keep18[joint]:

@@ -27,6 +27,7 @@ through an invalid joint index; float32 scores can never equal the float64 0.3 e
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import cv2
 import numpy as np
@@ -90,7 +91,9 @@ def _draw_body(canvas: np.ndarray, bodies: list[np.ndarray]) -> None:
             mid_x, mid_y = np.mean(xs), np.mean(ys)
             length = ((ys[0] - ys[1]) ** 2 + (xs[0] - xs[1]) ** 2) ** 0.5
             angle = math.degrees(math.atan2(ys[0] - ys[1], xs[0] - xs[1]))
-            poly = cv2.ellipse2Poly((int(mid_x), int(mid_y)), (int(length / 2), STICK_WIDTH), int(angle), 0, 360, 1)
+            # OpenCV returns an int32 ndarray [N, 2]; its stubs say Sequence[Sequence[int]].
+            poly = cast(np.ndarray, cv2.ellipse2Poly((int(mid_x), int(mid_y)), (int(length / 2), STICK_WIDTH),
+                                                     int(angle), 0, 360, 1))
             weight = ca * cb
             # The official code fills int(c * weight) and later scales the whole canvas by 0.6 (truncating). Fills
             # overwrite (no blending) and the canvas holds only limbs then, so filling the dimmed value directly

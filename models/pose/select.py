@@ -109,23 +109,23 @@ def _track(per_frame: list[np.ndarray], out: np.ndarray) -> None:
         iou[~known] = 0.0
         # Greedy IoU matching, best pair first.
         for flat in np.argsort(-iou, axis=None, kind="stable"):
-            s, p = divmod(int(flat), len(people))
-            if iou[s, p] < TRACK_IOU:
+            slot, cand = divmod(int(flat), len(people))
+            if iou[slot, cand] < TRACK_IOU:
                 break
-            if filled[s] or not free[p]:
+            if filled[slot] or not free[cand]:
                 continue
-            filled[s], free[p] = True, False
-            out[f, s] = people[p]
+            filled[slot], free[cand] = True, False
+            out[f, slot] = people[cand]
         # A known slot left unmatched takes the nearest free person within one box size (fast motion, no overlap).
         centres = (boxes[:, :2] + boxes[:, 2:]) / 2.0
         for s in np.flatnonzero(known & ~filled):
             reach = float(np.max(last[s, 2:] - last[s, :2]))
             dist = np.hypot(*(centres - (last[s, :2] + last[s, 2:]) / 2.0).T)
             dist[~free | np.isnan(dist)] = np.inf
-            p = int(np.argmin(dist))
-            if dist[p] <= reach:
-                filled[s], free[p] = True, False
-                out[f, s] = people[p]
+            nearest = int(np.argmin(dist))
+            if dist[nearest] <= reach:
+                filled[s], free[nearest] = True, False
+                out[f, s] = people[nearest]
         # Slots that never held anyone take the largest free people.
         for p in np.argsort(-_area(boxes), kind="stable"):
             empty = np.flatnonzero(~known & ~filled)

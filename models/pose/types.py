@@ -79,7 +79,7 @@ class PoseSequence:
 
     def person_present(self) -> np.ndarray:
         """bool [F, P]: True where a person slot holds at least one point with confidence > 0."""
-        return (self.keypoints[..., 2] > 0).any(axis=-1)
+        return np.asarray((self.keypoints[..., 2] > 0).any(axis=-1))
 
     def pixels(self) -> np.ndarray:
         """float32 [F, P, 133, 2]: keypoint positions in canvas pixels."""

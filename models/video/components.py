@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from .posenet import PoseNet
 
 # Official fusion window / overlap per model version (mimicmotion.md 1.1, 1.5): 1.1 was trained on 72 frames,
 # 1.0 on 16 (the pipeline default 16/4).
@@ -72,7 +75,7 @@ class VideoComponents:
     """
 
     unet: nn.Module
-    pose_net: nn.Module
+    pose_net: PoseNet
     vae: nn.Module
     image_encoder: nn.Module
     image_mean: tuple[float, float, float]

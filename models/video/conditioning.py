@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -129,6 +130,7 @@ def encode_reference(
 
     noise = torch.randn(pixels.shape, generator=generator, dtype=pixels.dtype)
     vae_in = (pixels + noise_aug * noise).to(device=device, dtype=dtype)
-    latent = components.vae.encode(vae_in).latent_dist.mode()
+    # cast: a diffusers AutoencoderKLTemporalDecoder; nn.Module's __getattr__ types ``encode`` as Tensor | Module.
+    latent = cast(Any, components.vae).encode(vae_in).latent_dist.mode()
     time_ids = torch.tensor([[float(fps_condition), float(motion_bucket), float(noise_aug)]], dtype=dtype)
     return ReferenceConditioning(embed.to(dtype), latent.to(dtype), time_ids.to(device))

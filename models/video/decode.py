@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Callable
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -34,7 +35,8 @@ def _as_frames(latents: torch.Tensor) -> torch.Tensor:
 
 
 def _decode_chunk(vae: nn.Module, z: torch.Tensor) -> torch.Tensor:
-    return vae.decode(z, num_frames=z.shape[0]).sample
+    # cast: a diffusers AutoencoderKLTemporalDecoder; nn.Module's __getattr__ types ``decode`` as Tensor | Module.
+    return cast(Any, vae).decode(z, num_frames=z.shape[0]).sample
 
 
 @torch.no_grad()
@@ -67,12 +69,13 @@ def decode_latents(
     device, dtype = param.device, param.dtype
     if device.type == "cpu" and dtype == torch.float16:
         vae, dtype = copy.deepcopy(vae).float(), torch.float32
-    scale = float(getattr(vae.config, "scaling_factor", 0.18215))
+    vae_config: Any = vae.config  # a diffusers config (nn.Module's __getattr__ types it as Tensor | Module)
+    scale = float(getattr(vae_config, "scaling_factor", 0.18215))
     n, _, h, w = latents.shape
     start = 0 if keep_reference_frame or n == 1 else 1
     if n == 1 and not keep_reference_frame:
         logger.warning("Only the reference frame was given; returning it instead of an empty video.")
-    factor = 2 ** (len(vae.config.block_out_channels) - 1)
+    factor = 2 ** (len(vae_config.block_out_channels) - 1)
     out = torch.empty((n - start, h * factor, w * factor, 3), dtype=torch.float32, device=output_device)
     i = 0
     while i < n:

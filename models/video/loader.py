@@ -14,6 +14,7 @@ import logging
 import os
 import re
 from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import torch
 from torch import nn
@@ -23,7 +24,12 @@ from .components import VideoComponents, VideoModel
 from .config_infer import infer_unet_config
 from .posenet import PoseNet
 
+if TYPE_CHECKING:
+    from transformers import CLIPVisionConfig
+
 logger = logging.getLogger(__name__)
+
+_M = TypeVar("_M", bound=nn.Module)
 
 # OpenAI CLIP normalisation (SVD feature_extractor/preprocessor_config.json).
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -72,7 +78,7 @@ def _key_report(missing: list[str], unexpected: list[str], limit: int = 8) -> st
     return "; ".join(parts)
 
 
-def load_strict(module: nn.Module, sd: Mapping[str, torch.Tensor], dtype: torch.dtype, what: str) -> nn.Module:
+def load_strict(module: _M, sd: Mapping[str, torch.Tensor], dtype: torch.dtype, what: str) -> _M:
     """Load ``sd`` into ``module`` (possibly on the meta device) with exact key and shape checks, cast to ``dtype``."""
     expected = module.state_dict()
     missing = [k for k in expected if k not in sd]
@@ -118,7 +124,8 @@ def build_unet(unet_sd: Mapping[str, torch.Tensor], dtype: torch.dtype, name: st
 
     config = infer_unet_config(unet_sd, name=f"the UNet in {name!r}")
     with torch.device("meta"):
-        unet = UNetSpatioTemporalConditionModel(**config)
+        # cast: type checkers resolve diffusers' top-level names to its dummy (torch-less) classes.
+        unet = cast(nn.Module, UNetSpatioTemporalConditionModel(**config))
     return load_strict(unet, unet_sd, dtype, f"The UNet in {name!r}")
 
 
@@ -148,7 +155,8 @@ def load_mimicmotion(
         )
     unet = build_unet(unet_sd, dtype, path)
     pose_net = build_pose_net(pose_sd, dtype, pose_net_path or path)
-    width = unet.config.block_out_channels[0]
+    unet_config: Any = unet.config  # a diffusers config (nn.Module's __getattr__ types it as Tensor | Module)
+    width = unet_config.block_out_channels[0]
     if pose_net.out_channels != width:
         raise ValueError(f"PoseNet outputs {pose_net.out_channels} channels but the UNet's first block has {width}.")
     return unet, pose_net
@@ -195,7 +203,7 @@ def load_svd_folder(folder: str, dtype: torch.dtype) -> tuple[nn.Module, nn.Modu
     encoder = build_clip_vision(enc_cfg, load_state_dict(enc_file, expected="a CLIP vision model"), dtype, enc_file)
     _ = CLIPVisionModelWithProjection  # type of ``encoder``
 
-    settings = {"image_mean": CLIP_MEAN, "image_std": CLIP_STD, "image_size": int(enc_cfg.image_size)}
+    settings = {"image_mean": CLIP_MEAN, "image_std": CLIP_STD, "image_size": clip_image_size(enc_cfg)}
     fe_path = os.path.join(folder, "feature_extractor", "preprocessor_config.json")
     if os.path.isfile(fe_path):
         fe = _read_json(fe_path, what)
@@ -211,7 +219,17 @@ def load_svd_folder(folder: str, dtype: torch.dtype) -> tuple[nn.Module, nn.Modu
     return vae, encoder, settings
 
 
-def build_clip_vision(config: object, sd: Mapping[str, torch.Tensor], dtype: torch.dtype, what: str) -> nn.Module:
+def clip_image_size(config: CLIPVisionConfig) -> int:
+    """The CLIP input side in pixels (``config.image_size``, a single number for CLIP vision models)."""
+    size = config.image_size
+    if size is None or isinstance(size, (list, tuple)):
+        raise ValueError(f"The CLIP vision config has image_size={size!r}; expected one number (e.g. 224).")
+    return int(size)
+
+
+def build_clip_vision(
+    config: CLIPVisionConfig, sd: Mapping[str, torch.Tensor], dtype: torch.dtype, what: str
+) -> nn.Module:
     """CLIPVisionModelWithProjection from a transformers-layout state dict, without random init."""
     from transformers import CLIPVisionModelWithProjection
 
@@ -255,16 +273,20 @@ def load_video_components(
         raise ValueError(f"version must be '1.0' or '1.1', got {version!r}")
     unet, pose_net = load_mimicmotion(mimicmotion_path, dtype, pose_net_path)
     vae, encoder, settings = load_svd_base(svd_path, dtype)
-    cross = unet.config.cross_attention_dim
-    if encoder.config.projection_dim != cross:
+    # diffusers/transformers configs (nn.Module's __getattr__ types them as Tensor | Module).
+    unet_config: Any = unet.config
+    encoder_config: Any = encoder.config
+    vae_config: Any = vae.config
+    cross = unet_config.cross_attention_dim
+    if encoder_config.projection_dim != cross:
         raise ValueError(
-            f"The CLIP image encoder of {svd_path!r} projects to {encoder.config.projection_dim} but the UNet of "
+            f"The CLIP image encoder of {svd_path!r} projects to {encoder_config.projection_dim} but the UNet of "
             f"{mimicmotion_path!r} expects {cross}: the SVD base and the MimicMotion file do not belong together."
         )
-    if vae.config.latent_channels * 2 != unet.config.in_channels:
+    if vae_config.latent_channels * 2 != unet_config.in_channels:
         raise ValueError(
-            f"The VAE of {svd_path!r} has {vae.config.latent_channels} latent channels but the UNet takes "
-            f"{unet.config.in_channels} (2 x latent)."
+            f"The VAE of {svd_path!r} has {vae_config.latent_channels} latent channels but the UNet takes "
+            f"{unet_config.in_channels} (2 x latent)."
         )
     return VideoComponents(
         unet=unet, pose_net=pose_net, vae=vae, image_encoder=encoder, image_mean=settings["image_mean"],

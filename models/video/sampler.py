@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -19,6 +20,9 @@ from .conditioning import ReferenceConditioning, encode_reference
 from .fusion import FusionSchedule, frame_count_advice, initial_noise, window_indices, window_weights
 from .sigmas import get_sigmas, sigma_to_timestep
 from .unet_hook import pose_residual
+
+if TYPE_CHECKING:
+    from .posenet import PoseNet
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +84,7 @@ def _check_finite(x: torch.Tensor, step: int, sigma: float) -> None:
 class _PoseFeatures:
     """PoseNet outputs per frame: all computed once when they fit ``budget`` bytes, else per window on demand."""
 
-    def __init__(self, pose_net: torch.nn.Module, poses: torch.Tensor, dtype: torch.dtype,
+    def __init__(self, pose_net: PoseNet, poses: torch.Tensor, dtype: torch.dtype,
                  device: torch.device | str, budget: int, chunk: int) -> None:
         self.pose_net, self.poses, self.dtype, self.device = pose_net, poses, dtype, device
         f, _, h, w = poses.shape
@@ -209,6 +213,7 @@ def denoise(
                 v_unc, v_cond = caller(x_in, t, pose, settings.pose_strength, do_cfg)
                 acc_c[idx] += wt * v_cond.float()
                 if acc_u is not None:
+                    assert v_unc is not None  # do_cfg (acc_u exists): the caller ran the uncond pass
                     acc_u[idx] += wt * v_unc.float()
                 cnt[idx] += wt
                 done += 1
@@ -230,7 +235,7 @@ def denoise(
     finally:
         # Drop the large buffers even when an interruption propagates (the traceback keeps this frame alive).
         pose_feats = caller = acc_c = acc_u = cnt = v = v_u = x0 = x_in = pose = v_unc = v_cond = None
-        latents = weights = guidance = None
+        del latents, weights, guidance
 
 
 def sample_video(

@@ -13,12 +13,16 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from ..io.checkpoint import describe_family, load_state_dict, read_keys, sniff_family, strip_prefix
-from .loader import CLIP_MEAN, CLIP_STD, SVD_SCHEDULER_CONFIG, build_clip_vision, load_strict
+from .loader import CLIP_MEAN, CLIP_STD, SVD_SCHEDULER_CONFIG, build_clip_vision, clip_image_size, load_strict
+
+if TYPE_CHECKING:
+    from transformers import CLIPVisionConfig
 
 logger = logging.getLogger(__name__)
 
@@ -139,7 +143,7 @@ def convert_open_clip_visual(sd: Mapping[str, torch.Tensor]) -> dict[str, torch.
     return out
 
 
-def clip_config_from_open_clip(sd: Mapping[str, torch.Tensor]) -> object:
+def clip_config_from_open_clip(sd: Mapping[str, torch.Tensor]) -> CLIPVisionConfig:
     """CLIPVisionConfig from OpenCLIP shapes. Head count leaves no trace in weights: ViT-H/14 uses 16 (width 80)."""
     from transformers import CLIPVisionConfig
 
@@ -173,6 +177,6 @@ def load_svd_single_file(path: str, dtype: torch.dtype) -> tuple[nn.Module, nn.M
     vae = load_strict(vae, vae_weights, dtype, f"The VAE in {path!r}")
     clip_config = clip_config_from_open_clip(clip_sd)
     encoder = build_clip_vision(clip_config, convert_open_clip_visual(clip_sd), dtype, f"The image encoder in {path!r}")
-    settings = {"image_mean": CLIP_MEAN, "image_std": CLIP_STD, "image_size": int(clip_config.image_size),
+    settings = {"image_mean": CLIP_MEAN, "image_std": CLIP_STD, "image_size": clip_image_size(clip_config),
                 "scheduler_config": dict(SVD_SCHEDULER_CONFIG)}
     return vae, encoder, settings
