@@ -14,14 +14,6 @@ from models.video.sampler import SamplerSettings, sample_video
 
 
 @pytest.fixture(scope="module")
-def comps():
-    from tests.helpers.tiny_mimicmotion import tiny_components
-
-    torch.set_num_threads(1)
-    return tiny_components(seed=0)
-
-
-@pytest.fixture(scope="module")
 def frames():
     g = torch.Generator().manual_seed(0)
     ref = torch.rand(1, 3, 64, 64, generator=g)

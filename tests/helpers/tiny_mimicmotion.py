@@ -8,6 +8,7 @@ CLIP hidden 32 / projection 32, 64 px images). Files are written exactly as user
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections import OrderedDict
 from typing import Any
@@ -55,17 +56,38 @@ def tiny_clip_config() -> CLIPVisionConfig:
     )
 
 
+def _seeded_init(module: torch.nn.Module, generator: torch.Generator) -> None:
+    """Fan-in scaled normal weights, near-one norm scales and small biases, in parameter order."""
+    for name, p in module.named_parameters():
+        noise = torch.randn(p.shape, generator=generator)
+        if p.dim() >= 2:
+            p.copy_(noise / math.sqrt(p[0].numel()))
+        elif name.endswith("weight"):  # GroupNorm / LayerNorm scales
+            p.copy_(1.0 + 0.02 * noise)
+        else:
+            p.copy_(0.02 * noise)
+
+
 def tiny_components(seed: int = 0, dtype: torch.dtype = torch.float32, version: str = "1.1") -> VideoComponents:
-    """Random tiny components; PoseNet's zero-initialised projection is randomised so the pose has an effect."""
+    """Random tiny components; PoseNet's zero-initialised projection is randomised so the pose has an effect.
+
+    Every parameter is drawn from our own seeded generator (not the libraries' init schemes), so the same seed gives
+    the same weights whatever diffusers/transformers version builds the modules: the official-pipeline fixture of
+    tests/test_video_equivalence.py stays valid across library upgrades.
+    """
     torch.manual_seed(seed)
     unet = UNetSpatioTemporalConditionModel(**tiny_unet_config())
     pose_net = PoseNet(noise_latent_channels=tiny_unet_config()["block_out_channels"][0])
-    torch.nn.init.normal_(pose_net.final_proj.weight, std=0.05)
     vae = AutoencoderKLTemporalDecoder(**tiny_vae_config())
-    with torch.no_grad():  # SGM's VAE has no quant_conv: identity keeps the folder and single-file layouts equal
+    image_encoder = CLIPVisionModelWithProjection(tiny_clip_config())
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in (unet, pose_net, vae, image_encoder):
+            _seeded_init(module, generator)
+        pose_net.scale.fill_(2.0)  # the official learned scale's initial value
+        # SGM's VAE has no quant_conv: identity keeps the folder and single-file layouts equal.
         vae.quant_conv.weight.copy_(torch.eye(8).view(8, 8, 1, 1))
         vae.quant_conv.bias.zero_()
-    image_encoder = CLIPVisionModelWithProjection(tiny_clip_config())
     mods = [(m if dtype == torch.float32 else m.to(dtype)).eval() for m in (unet, pose_net, vae, image_encoder)]
     return VideoComponents(
         unet=mods[0], pose_net=mods[1], vae=mods[2], image_encoder=mods[3], image_mean=CLIP_MEAN, image_std=CLIP_STD,
