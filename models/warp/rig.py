@@ -42,7 +42,6 @@ class WarpRig:
     face_vertices: np.ndarray  # int64 [M] vertices moved by the face offsets
     face_kernel: np.ndarray  # float64 [M, K] maps RBF coefficients of the K face points to vertex offsets
     face_points: np.ndarray  # int64 [K] keypoint indices of the face points used
-    lip_vertices: np.ndarray  # int64 [8] vertices that track the reference's inner lips (-1: lips not seen)
     ref_xy: np.ndarray  # float64 [133, 2] reference keypoints in pixels
     ref_ok: np.ndarray  # bool [133] reference keypoints above the gate
     ref_joints: np.ndarray  # float64 [J, 2]
@@ -110,7 +109,7 @@ def person_region(image: np.ndarray, ref_joints: np.ndarray, ref_jok: np.ndarray
     mask[core > 0] = cv2.GC_FGD
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     try:
-        cv2.grabCut(np.ascontiguousarray(image[..., ::-1]), mask, None, bgd, fgd, 3, cv2.GC_INIT_WITH_MASK)
+        cv2.grabCut(np.ascontiguousarray(image[..., ::-1]), mask, (0, 0, 0, 0), bgd, fgd, 3, cv2.GC_INIT_WITH_MASK)
     except cv2.error as exc:  # e.g. no background sample at all: keep the hulls
         logger.warning("warp: GrabCut failed (%s); using the limb hulls as the person region", exc)
         return hull
@@ -147,11 +146,12 @@ def _mesh(person: np.ndarray, extra: np.ndarray, spacing: int) -> tuple[np.ndarr
 
 
 def build_rig(image: np.ndarray, keypoints: np.ndarray, gate: float, spacing: int = 10,
-              refine: bool = True) -> WarpRig:
+              refine: bool = True, region: tuple[np.ndarray, np.ndarray] | None = None) -> WarpRig:
     """Precompute the warp of one reference.
 
     image: uint8 RGB [H, W, 3]. keypoints: float [133, 3] (x, y normalised to 0..1 of the image, confidence).
     gate: points below this confidence are not used. spacing: mesh grid step in pixels. refine: GrabCut the region.
+    region: (person uint8 [H, W], plate float32 [H, W, 3]) from an earlier rig of the same image, to skip both.
     """
     h, w = image.shape[:2]
     kp = np.asarray(keypoints, np.float64)
@@ -162,15 +162,12 @@ def build_rig(image: np.ndarray, keypoints: np.ndarray, gate: float, spacing: in
         raise ValueError("pose warp: the reference pose has no confident head or shoulders; "
                          "use a reference image in which the person's face or shoulders are clearly visible")
     radii = bone_radii(ref_xy, ref_ok, ref_joints, gate)
-    person = person_region(image, ref_joints, ref_jok, radii, refine=refine)
+    if region is None:
+        person = person_region(image, ref_joints, ref_jok, radii, refine=refine)
+    else:
+        person = np.asarray(region[0] > 0, np.uint8)
     extra = np.concatenate([ref_xy[ref_ok & ~np.isin(np.arange(len(ref_xy)), INNER_LIPS)], ref_joints[ref_jok]])
     vertices, triangles = _mesh(person, extra, spacing)
-    # The inner lips ride along as extra (untriangulated) vertices: they show where the reference's own mouth
-    # opening lands, so only the part of a wider driving opening beyond it is painted as the inside of the mouth.
-    lips = np.full(len(INNER_LIPS), -1, np.int64)
-    if ref_ok[INNER_LIPS].all():
-        lips = len(vertices) + np.arange(len(INNER_LIPS))
-        vertices = np.concatenate([vertices, ref_xy[INNER_LIPS]])
 
     bone_ok = _bone_ok(ref_jok)
     dist = np.stack([_segment_distance(vertices, ref_joints[b.a], ref_joints[b.b]) for b in BONES], axis=1)
@@ -198,9 +195,12 @@ def build_rig(image: np.ndarray, keypoints: np.ndarray, gate: float, spacing: in
         face_pts, face_vertices, face_kernel = np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 0))
 
     rgb = image.astype(np.float32) / 255.0
-    hole = cv2.dilate(person, np.ones((3, 3), np.uint8), iterations=2)
-    plate = cv2.inpaint(image, hole, 5, cv2.INPAINT_TELEA).astype(np.float32) / 255.0
-    plate = np.where(person[..., None] > 0, plate, rgb)  # only the person's own pixels are replaced
+    if region is None:
+        hole = cv2.dilate(person, np.ones((3, 3), np.uint8), iterations=2)
+        plate = cv2.inpaint(image, hole, 5, cv2.INPAINT_TELEA).astype(np.float32) / 255.0
+        plate = np.where(person[..., None] > 0, plate, rgb)  # only the person's own pixels are replaced
+    else:
+        plate = np.asarray(region[1], np.float32)
     return WarpRig(rgb, plate, person.astype(np.float32), vertices, triangles.astype(np.int32), weights,
-                   face_vertices.astype(np.int64), face_kernel, face_pts.astype(np.int64), lips, ref_xy, ref_ok,
+                   face_vertices.astype(np.int64), face_kernel, face_pts.astype(np.int64), ref_xy, ref_ok,
                    ref_joints, ref_jok, float(gate))

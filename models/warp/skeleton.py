@@ -22,6 +22,8 @@ _FROM_COCO = (5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16)
 
 HEAD_POINTS = np.r_[0:5, 23:91]  # nose, eyes, ears and the 68 face points: one similarity for the head
 INNER_LIPS = np.r_[23 + 60:23 + 68]
+# The head's rigid placement comes from the points a jaw opening does not move (not the lower jaw or the mouth).
+HEAD_RIGID = np.setdiff1d(HEAD_POINTS, np.r_[23 + 3:23 + 14, 23 + 48:23 + 68])
 CHIN_POINT = 23 + 8
 
 
@@ -153,8 +155,7 @@ def bone_transforms(ref_xy: np.ndarray, ref_ok: np.ndarray, ref_joints: np.ndarr
             shoulders = ref_ok[5] and ref_ok[6] and drv_ok[5] and drv_ok[6]
             out[i] = similarity(ref_xy[both], drv_xy[both]) if shoulders else parent
         elif i == HEAD:
-            both = HEAD_POINTS[ref_ok[HEAD_POINTS] & drv_ok[HEAD_POINTS]]
-            both = both[~np.isin(both, INNER_LIPS)]
+            both = HEAD_RIGID[ref_ok[HEAD_RIGID] & drv_ok[HEAD_RIGID]]
             out[i] = similarity(ref_xy[both], drv_xy[both]) if both.size >= 3 else parent
         elif ref_jok[bone.a] and ref_jok[bone.b] and drv_jok[bone.a] and drv_jok[bone.b]:
             out[i] = limb_affine(ref_joints[bone.a], ref_joints[bone.b], drv_joints[bone.a], drv_joints[bone.b])

@@ -24,6 +24,10 @@ _SHIFT = 4  # fixed-point bits for sub-pixel triangle filling
 
 def deform(rig: WarpRig, keypoints: np.ndarray) -> np.ndarray:
     """float64 [N, 2]: the rig's mesh vertices moved into the pose `keypoints` (float [133, 3], normalised)."""
+    return _deform(rig, keypoints)[0]
+
+
+def _deform(rig: WarpRig, keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     h, w = rig.person.shape
     kp = np.asarray(keypoints, np.float64)
     drv_xy = kp[:, :2] * [w, h]
@@ -37,7 +41,7 @@ def deform(rig: WarpRig, keypoints: np.ndarray) -> np.ndarray:
         residual = drv_xy[fp] - (rig.ref_xy[fp] @ head[:, :2].T + head[:, 2])
         residual[~drv_ok[fp]] = 0.0  # an unsure face point holds the head's placement
         out[rig.face_vertices] += rig.face_kernel @ residual
-    return np.asarray(out)
+    return np.asarray(out), affines
 
 
 def triangle_maps(rig: WarpRig, moved: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -59,14 +63,15 @@ def triangle_maps(rig: WarpRig, moved: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return ids, affine.astype(np.float32)
 
 
-def _paint_mouth(rig: WarpRig, frame: np.ndarray, keypoints: np.ndarray, moved: np.ndarray) -> None:
-    """Where the driving pose opens the mouth beyond the reference's own (moved) opening, paint the inside dark."""
+def _paint_mouth(rig: WarpRig, frame: np.ndarray, keypoints: np.ndarray, head: np.ndarray) -> None:
+    """Paint the inside of the mouth dark where the driving lips open beyond the reference's own opening (carried
+    by the head alone, i.e. the upper teeth stay where the skull puts them); a closed reference mouth opens dark."""
     h, w = rig.person.shape
     kp = np.asarray(keypoints, np.float64)
-    if rig.lip_vertices[0] < 0 or not (kp[INNER_LIPS, 2] >= rig.gate).all():
+    if not rig.ref_ok[INNER_LIPS].all() or not (kp[INNER_LIPS, 2] >= rig.gate).all():
         return
     lips = kp[INNER_LIPS, :2] * [w, h]
-    own = moved[rig.lip_vertices]
+    own = rig.ref_xy[INNER_LIPS] @ head[:, :2].T + head[:, 2]
     x0, y0 = np.floor(np.minimum(lips.min(0), own.min(0))).astype(int) - 2
     x1, y1 = np.ceil(np.maximum(lips.max(0), own.max(0))).astype(int) + 3
     x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
@@ -85,7 +90,7 @@ def _paint_mouth(rig: WarpRig, frame: np.ndarray, keypoints: np.ndarray, moved: 
 def warp_frame(rig: WarpRig, keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The reference moved into one pose. Returns (float32 [H, W, 3] 0..1, float32 [H, W] explained mask)."""
     h, w = rig.person.shape
-    moved = deform(rig, keypoints)
+    moved, bones = _deform(rig, keypoints)
     ids, affine = triangle_maps(rig, moved)
     flat = ids.ravel()
     sel = np.flatnonzero(flat >= 0)
@@ -101,7 +106,7 @@ def warp_frame(rig: WarpRig, keypoints: np.ndarray) -> tuple[np.ndarray, np.ndar
     alpha = cv2.remap(rig.person, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
     alpha[ids < 0] = 0.0
     frame = rig.plate + alpha[..., None] * (warped - rig.plate)
-    _paint_mouth(rig, frame, keypoints, moved)
+    _paint_mouth(rig, frame, keypoints, bones[HEAD])
     explained = np.where(rig.person > 0, alpha >= 0.5, 1.0).astype(np.float32)
     return np.clip(frame, 0.0, 1.0), explained
 
