@@ -64,6 +64,12 @@ def talking_body() -> dict:
         "7": node("CreateVideo", "Pose video with the speech", images=["6", 0], fps=25.0, audio=["3", 0]),
         "8": node("SaveVideo", "Save Video", video=["7", 0], filename_prefix="embody/talking_body", format="mp4",
                   **{"format.codec": "auto"}),
+        # Live without any weights: the reference photo itself moved into the talking motion (pose warp).
+        "20": node("EmbodyPoseWarp", "Pose Warp: the photo speaking (no weights)", reference_image=["1", 0],
+                   reference_pose=["2", 0], driving_pose=["5", 0], person=0, refine_region=True, mesh_spacing=10),
+        "21": node("CreateVideo", "Talking photo with the speech", images=["20", 0], fps=25.0, audio=["3", 0]),
+        "22": node("SaveVideo", "Save the talking photo", video=["21", 0], filename_prefix="embody/talking_photo",
+                   format="mp4", **{"format.codec": "auto"}),
         # Muted until you have trained a model (Train Motion Model node or python -m models.audio.train).
         "9": node("EmbodyMotionModelLoader", "Optional: your trained motion model", model_name="my_motion.safetensors"),
         "10": node("EmbodyAudioToMotion", "Optional: Audio To Motion (learned)", motion_model=["9", 0],
