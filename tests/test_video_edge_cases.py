@@ -1,5 +1,5 @@
-"""Review R2 regressions for issue 4 (MimicMotion video): 2-frame videos, knobs the earlier tests did not reach,
-working-memory hints for ComfyUI's model manager, and loader messages for files that are not weights at all."""
+"""MimicMotion video edge cases: 2-frame videos, sampler knobs, working-memory hints for ComfyUI's model manager,
+and loader messages for files that are not weights at all."""
 
 from __future__ import annotations
 
