@@ -1,4 +1,4 @@
-"""The README's main job (`bash demo.sh` -> `python -m models.demo`) end to end on what ships with the pack."""
+"""The README's main job (`bash demo.sh` -> `python -m scripts.demo`) end to end on what ships with the pack."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.skipif(not mediapipe_available(), reason="the demo's de
 
 def test_demo_writes_pose_guidance_and_a_talking_pose_video(tmp_path) -> None:
     av = pytest.importorskip("av")
-    from models.demo import run
+    from scripts.demo import run
 
     args = argparse.Namespace(image=None, audio=None, out=str(tmp_path), fps=25.0, seed=0, motion_model=None,
                               dwpose_dir=None)
@@ -39,8 +39,8 @@ def test_demo_writes_pose_guidance_and_a_talking_pose_video(tmp_path) -> None:
     from skimage import data
 
     from models.audio.features import compute_audio_features
-    from models.demo import DEFAULT_AUDIO
     from models.io.media import read_audio
+    from scripts.demo import DEFAULT_AUDIO
 
     reference = np.asarray(data.astronaut(), np.float64)
     person = person.astype(np.float64)

@@ -70,7 +70,7 @@ def talking_body() -> dict:
         "21": node("CreateVideo", "Talking photo with the speech", images=["20", 0], fps=25.0, audio=["3", 0]),
         "22": node("SaveVideo", "Save the talking photo", video=["21", 0], filename_prefix="embody/talking_photo",
                    format="mp4", **{"format.codec": "auto"}),
-        # Muted until you have trained a model (Train Motion Model node or python -m models.audio.train).
+        # Muted until you have trained a model (Train Motion Model node or python -m scripts.train_motion).
         "9": node("EmbodyMotionModelLoader", "Optional: your trained motion model", model_name="my_motion.safetensors"),
         "10": node("EmbodyAudioToMotion", "Optional: Audio To Motion (learned)", motion_model=["9", 0],
                    reference=["2", 0], audio_features=["4", 0], seed=0, steps=10, cfg=2.0, motion_scale=1.0,
