@@ -287,3 +287,35 @@ def test_gestures_move_the_wrists_a_visible_fraction_of_the_forearm() -> None:
         wrists = rhythm_motion(ref, f, seed=seed).pixels()[:, 0][:, [layout.LEFT_WRIST, layout.RIGHT_WRIST]]
         travel = (np.linalg.norm(wrists - px0[[layout.LEFT_WRIST, layout.RIGHT_WRIST]], axis=-1) / forearm).max(0)
         assert travel.max() >= 0.3 and travel.min() >= 0.15, (seed, travel)  # was 0.07-0.25
+
+
+def _without_hands(ref: PoseSequence) -> PoseSequence:
+    kp = ref.keypoints.copy()
+    kp[:, :, 91:133] = 0.0
+    return ref.with_keypoints(kp)
+
+
+def test_unseen_hands_get_a_relaxed_hand_from_the_forearm_labelled_as_such() -> None:
+    from models.audio.procedural.relaxed_hand import SYNTH_CONFIDENCE
+
+    ref, f = _without_hands(synthetic_reference()), _speech()
+    pose = rhythm_motion(ref, f, seed=0)
+    assert sorted(pose.meta["synthesised_hands"]) == ["left", "right"]
+    kp = pose.keypoints[:, 0]
+    hands = np.r_[91:133]
+    # Just above the gate: drawn and used, never mistaken for a confident detection.
+    assert np.allclose(kp[:, hands, 2], SYNTH_CONFIDENCE) and SYNTH_CONFIDENCE > layout.BODY_CONFIDENCE_GATE
+    px = pose.pixels()[:, 0].astype(np.float64)
+    for wrist, elbow, hand in ((layout.LEFT_WRIST, layout.LEFT_ELBOW, layout.LEFT_HAND),
+                               (layout.RIGHT_WRIST, layout.RIGHT_ELBOW, layout.RIGHT_HAND)):
+        forearm = np.linalg.norm(px[:, wrist] - px[:, elbow], axis=-1)
+        reach = np.linalg.norm(px[:, hand] - px[:, wrist][:, None], axis=-1).max(axis=1)
+        assert np.all((reach > 0.5 * forearm) & (reach < 0.8 * forearm))  # a hand-sized hand at the wrist
+        np.testing.assert_allclose(px[:, hand.start], px[:, wrist], atol=1e-3)  # its root is the wrist
+        # It continues the forearm: the middle fingertip lies beyond the wrist along elbow -> wrist.
+        along = ((px[:, hand.start + 12] - px[:, wrist]) * (px[:, wrist] - px[:, elbow])).sum(-1)
+        assert np.all(along > 0)
+    # A reference with its own hands keeps them untouched and is not labelled.
+    own = rhythm_motion(synthetic_reference(), f, seed=0, intensity=0.0)
+    assert own.meta["synthesised_hands"] == []
+    np.testing.assert_allclose(own.keypoints[0, 0, 91:, 2], synthetic_reference().keypoints[0, 0, 91:, 2])

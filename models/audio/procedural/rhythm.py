@@ -26,6 +26,7 @@ import numpy as np
 from ...pose import layout
 from ...pose.types import PoseSequence
 from ..features import AudioFeatures
+from .relaxed_hand import add_relaxed_hands
 from .springs import impulse_peak, simulate_spring
 
 logger = logging.getLogger(__name__)
@@ -221,6 +222,7 @@ def rhythm_motion(reference: PoseSequence, features: AudioFeatures, seed: int = 
     wh = np.array([width, height], np.float64)
     rest = reference.keypoints[0, person].astype(np.float64)
     xy0, conf = rest[:, :2] * wh, rest[:, 2]
+    synthesised = add_relaxed_hands(xy0, conf, _CONF)  # unseen hands: a relaxed hand from the forearm, labelled
     s = body_scale(xy0, conf, reference.canvas)
     # Separate streams: idle motion must not depend on how many onsets the audio has, so that a silent stretch
     # shows exactly the idle "rest" motion of the same seed.
@@ -353,6 +355,7 @@ def rhythm_motion(reference: PoseSequence, features: AudioFeatures, seed: int = 
         "knobs": k,
         "movement_box": (box / np.r_[wh, wh]).tolist(),
         "source_meta": dict(reference.meta),
+        "synthesised_hands": synthesised,
     }
     logger.debug("rhythm motion: %d frames, %d onset peaks, %d strong", n, peaks.size, strong.size)
     return PoseSequence(out, reference.canvas, fps, meta=meta)
