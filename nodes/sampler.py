@@ -10,7 +10,7 @@ import torch
 
 from ..models.video.components import unet_memory_bytes, vae_encode_memory_bytes
 from ..models.video.conditioning import encode_reference, prepare_frames, resize_center_crop, to_nchw
-from ..models.video.fusion import FusionOptions, window_indices
+from ..models.video.fusion import FusionSchedule, window_indices
 from ..models.video.sampler import SamplerSettings, denoise
 from ..models.video.sigmas import SCHEDULES
 from ._api import CATEGORY, EmbodyFusion, EmbodyVideoModel, io
@@ -94,11 +94,11 @@ class EmbodySampler(io.ComfyNode):
         )
         settings.validate()
         ref, frames = prepare_frames(to_nchw(reference, "reference"), _pose_frames(poses, reference_pose))
-        options = fusion if fusion is not None else FusionOptions()
-        schedule = options.schedule(video_model.version).fitted(frames.shape[0])
-        if video_model.version == "1.1" and schedule.window != 72 and frames.shape[0] >= 72:
-            logger.warning("MimicMotion 1.1 was trained on 72-frame windows; window %d may give artifacts.",
-                           schedule.window)
+        schedule = (fusion or FusionSchedule()).resolved(video_model.version).fitted(frames.shape[0])
+        official = FusionSchedule().resolved(video_model.version).window
+        if video_model.version == "1.1" and schedule.window != official and frames.shape[0] >= official:
+            logger.warning("MimicMotion 1.1 was trained on %d-frame windows; window %d may give artifacts.",
+                           official, schedule.window)
         windows = window_indices(frames.shape[0], schedule)
         total = steps * len(windows)
         pbar = comfy.utils.ProgressBar(total)

@@ -167,7 +167,7 @@ def denoise(
     n, _, height, width = poses.shape
     if n < 2:
         raise ValueError(f"Need the reference pose plus at least one driving pose (2+ frames); got {n}.")
-    fusion = fusion.fitted(n)
+    fusion = fusion.resolved(components.version).fitted(n)
     advice = frame_count_advice(n, fusion)
     if advice.wasteful:
         logger.warning(advice.message())
@@ -253,14 +253,9 @@ def sample_video(
     -> latents float32 [F, 4, H/8, W/8]. One device for everything (scripts and tests; the node places modules)."""
     settings = settings or SamplerSettings()
     settings.validate()
-    fusion = fusion or FusionSchedule(*_default_window(components))
+    fusion = (fusion or FusionSchedule()).resolved(components.version)
     generator = torch.Generator().manual_seed(int(settings.seed))
     cond = encode_reference(components, reference, generator, device, settings.noise_aug,
                             settings.image_embed_strength, settings.fps_condition, settings.motion_bucket)
     return denoise(components, cond, poses, fusion, settings, generator, device, progress, interrupt, preview)
 
-
-def _default_window(components: VideoComponents) -> tuple[int, int]:
-    from .fusion import DEFAULT_WINDOWS
-
-    return DEFAULT_WINDOWS.get(components.version, DEFAULT_WINDOWS["1.1"])

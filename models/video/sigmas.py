@@ -6,8 +6,6 @@ one stepping to a clean sample. Units are EDM sigmas (noise std relative to a un
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 
@@ -81,8 +79,3 @@ def sigma_to_timestep(sigma: torch.Tensor | float) -> torch.Tensor:
     """SVD's continuous timestep conditioning: t = 0.25 * ln(sigma) (EDM c_noise), float32."""
     s = torch.as_tensor(sigma, dtype=torch.float32)
     return 0.25 * torch.log(s)
-
-
-def init_noise_scale(sigma_max: float) -> float:
-    """Std of the initial latent, sqrt(sigma_max^2 + 1), as diffusers' "leading"-spaced Euler scheduler uses."""
-    return math.sqrt(float(sigma_max) ** 2 + 1.0)
