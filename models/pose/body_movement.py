@@ -14,11 +14,9 @@ latent. At inference a fixed-size map sets how far the root may move. Our choice
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 
-from .layout import BODY_CONFIDENCE_GATE, LEFT_SHOULDER, RIGHT_SHOULDER
+from .layout import CONFIDENCE_GATE, LEFT_SHOULDER, RIGHT_SHOULDER
 from .types import PoseSequence
 
 Box = tuple[float, float, float, float]
@@ -30,7 +28,7 @@ def chest_track(pose: PoseSequence, person: int = 0) -> np.ndarray:
         raise ValueError(f"person must be in 0..{pose.num_people - 1} for this pose, got {person}")
     kp = pose.keypoints[:, int(person)]
     left, right = kp[:, LEFT_SHOULDER], kp[:, RIGHT_SHOULDER]
-    ok = (left[:, 2] >= BODY_CONFIDENCE_GATE) & (right[:, 2] >= BODY_CONFIDENCE_GATE)
+    ok = (left[:, 2] >= CONFIDENCE_GATE) & (right[:, 2] >= CONFIDENCE_GATE)
     chest = (left[:, :2] + right[:, :2]) / 2.0
     chest[~ok] = np.nan
     return chest.astype(np.float32)
@@ -57,7 +55,7 @@ def movement_box(pose: PoseSequence, enlarge: float = 1.25, person: int = 0, min
     seen = ~np.isnan(chest[:, 0])
     if not seen.any():
         raise ValueError(
-            "body movement map: no frame shows both shoulders (confidence >= 0.3) of person "
+            f"body movement map: no frame shows both shoulders (confidence >= {CONFIDENCE_GATE}) of person "
             f"{person}, so the chest cannot be followed; use a clip where the upper body is visible"
         )
     lo, hi = chest[seen].min(axis=0), chest[seen].max(axis=0)
@@ -93,20 +91,3 @@ def movement_map(pose: PoseSequence, box: Box, size: tuple[int, int] | None = No
     ys = (np.arange(height, dtype=np.float32) + 0.5) / height
     inside = ((ys >= y0) & (ys <= y1))[:, None] & ((xs >= x0) & (xs <= x1))[None, :]
     return np.broadcast_to(inside.astype(np.float32), (pose.num_frames, height, width)).copy()
-
-
-def confine_to_box(pose: PoseSequence, box: Box, person: int = 0) -> PoseSequence:
-    """Shift each frame's person so the chest stays inside ``box`` (a bound for generated motion).
-
-    Frames whose chest is inside are unchanged; others are translated by the smallest move that brings the chest
-    onto the box border. Points with confidence 0 move too (they carry no meaning). Hand clarity is kept.
-    """
-    x0, y0, x1, y1 = (float(v) for v in box)
-    chest = chest_track(pose, person)
-    shift = np.zeros_like(chest)
-    seen = ~np.isnan(chest[:, 0])
-    shift[seen, 0] = np.clip(chest[seen, 0], x0, x1) - chest[seen, 0]
-    shift[seen, 1] = np.clip(chest[seen, 1], y0, y1) - chest[seen, 1]
-    kp = pose.keypoints.copy()
-    kp[:, person, :, :2] += shift[:, None, :]
-    return replace(pose, keypoints=kp)

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .layout import BODY_CONFIDENCE_GATE, NUM_KEYPOINTS
+from .layout import CONFIDENCE_GATE, NUM_KEYPOINTS
 
 PERSON_MODES = ("largest", "central", "tracked", "all")
 TRACK_IOU = 0.3  # rtmlib PoseTracker tracking_thr
 LOST_AFTER = 10  # frames a slot waits for its person before anyone may take it (our choice)
 
 
-def keypoint_boxes(people: np.ndarray, threshold: float = BODY_CONFIDENCE_GATE) -> np.ndarray:
+def keypoint_boxes(people: np.ndarray, threshold: float = CONFIDENCE_GATE) -> np.ndarray:
     """Boxes float32 [P, 4] xyxy (pixels) around each person's points with confidence > threshold.
 
     people: float [P, K, 3]. A person with no such point uses all points with confidence > 0; a person with none

@@ -13,6 +13,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .layout import CONFIDENCE_GATE
+
 BOX_PADDING = 1.25
 MEAN = np.array([123.675, 116.28, 103.53], dtype=np.float32)
 STD = np.array([58.395, 57.12, 57.375], dtype=np.float32)
@@ -118,7 +120,7 @@ def crop_to_image(points: np.ndarray, center: np.ndarray, scale: np.ndarray, inp
     return out
 
 
-def boxes_from_keypoints(keypoints: np.ndarray, threshold: float = 0.3, expand: float = 1.25,
+def boxes_from_keypoints(keypoints: np.ndarray, threshold: float = CONFIDENCE_GATE, expand: float = 1.25,
                          min_points: int = 2) -> np.ndarray:
     """Tracking boxes from the previous frame's keypoints (rtmlib PoseTracker idea, reference/pose.md 1.6).
 
