@@ -2,8 +2,9 @@
 
 Maths of the official pipeline (Tencent/MimicMotion pipeline_mimicmotion.py, diffusers EulerDiscreteScheduler with
 SVD's config), restructured so no work is repeated: PoseNet runs once per frame (not per window and step), the
-reference is encoded once, cond and uncond share one UNet call when memory allows, and one Euler step updates the
-whole video after all windows are fused. Latents are [F, 4, h, w] with frame 0 the reference pose's frame.
+reference is encoded once, cond and uncond share one UNet call when memory allows, and one solver step updates the
+whole video after all windows are fused. The solver is scheduler_edm.EDMEulerScheduler, built from the loaded SVD
+scheduler config. Latents are [F, 4, h, w] with frame 0 the reference pose's frame.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import torch
 from .components import VideoComponents
 from .conditioning import ReferenceConditioning, encode_reference
 from .fusion import FusionSchedule, frame_count_advice, initial_noise, window_indices, window_weights
-from .sigmas import get_sigmas, sigma_to_timestep
+from .scheduler_edm import EDMEulerScheduler
 from .unet_hook import pose_residual
 
 if TYPE_CHECKING:
@@ -173,14 +174,15 @@ def denoise(
         logger.warning(advice.message())
     windows = window_indices(n, fusion)
     weights = [w.to(device).view(-1, 1, 1, 1) for w in window_weights(windows, fusion)]
-    sigmas = get_sigmas(settings.schedule, settings.steps)
+    scheduler = EDMEulerScheduler.from_config(components.scheduler_config, settings.schedule)
+    sigmas = scheduler.set_timesteps(settings.steps)
     h, w = height // 8, width // 8
     if tuple(cond.image_latent.shape[-2:]) != (h, w):
         raise ValueError(f"Reference latent {tuple(cond.image_latent.shape[-2:])} does not match the pose frames' "
                          f"latent size {(h, w)}; encode the reference at the pose frames' size.")
 
     noise = initial_noise((4, h, w), n, fusion, generator)
-    latents = (noise * (sigmas.max() ** 2 + 1) ** 0.5).to(device)  # float32 master copy, as diffusers upcasts
+    latents = (noise * scheduler.init_noise_sigma).to(device)  # float32 master copy, as diffusers upcasts
     del noise
     guidance = torch.linspace(settings.cfg_min, settings.cfg_max, n).to(device).view(-1, 1, 1, 1)
     do_cfg = settings.do_cfg
@@ -197,9 +199,7 @@ def denoise(
         acc_u = torch.zeros_like(latents) if do_cfg else None
         cnt = torch.zeros(n, 1, 1, 1, device=device)
         for step in range(settings.steps):
-            sigma, sigma_next = sigmas[step], sigmas[step + 1]
-            t = sigma_to_timestep(sigma).to(device)
-            in_scale = (sigma**2 + 1) ** 0.5
+            t = scheduler.timestep(step).to(device)
             use_pose = settings.pose_active(step)
             acc_c.zero_()
             cnt.zero_()
@@ -208,7 +208,7 @@ def denoise(
             for idx, wt in zip(windows, weights, strict=True):
                 if interrupt is not None:
                     interrupt()
-                x_in = latents[idx] / in_scale.to(device)
+                x_in = scheduler.scale_model_input(latents[idx], step)
                 pose = pose_feats[idx] if use_pose else None
                 v_unc, v_cond = caller(x_in, t, pose, settings.pose_strength, do_cfg)
                 acc_c[idx] += wt * v_cond.float()
@@ -223,14 +223,10 @@ def denoise(
             if acc_u is not None:
                 v_u = acc_u.div_(cnt)
                 v = v_u.add_(guidance * (v - v_u))  # per-frame CFG after fusion, as official
-            # EDM Euler for v-prediction: x0 = c_skip x + c_out v; x' = x + (x - x0)/sigma * (sigma' - sigma).
-            # In place on the accumulator so the step allocates one latent-sized temporary, not five.
-            s = sigma.to(device)
-            x0 = v.mul_(-s / (s**2 + 1) ** 0.5).add_(latents / (s**2 + 1))
-            latents.add_((latents - x0).div_(s).mul_(sigma_next.to(device) - s))
-            _check_finite(latents, step, float(sigma))
+            x0 = scheduler.step(v, step, latents)  # in place: v's buffer (the accumulator) now holds x0
+            _check_finite(latents, step, float(sigmas[step]))
             if preview is not None:
-                preview(step, x0)
+                preview(step, x0.clone())  # the accumulator is zeroed by the next step
         return latents.cpu()
     finally:
         # Drop the large buffers even when an interruption propagates (the traceback keeps this frame alive).

@@ -66,10 +66,12 @@ def ays_sigmas(steps: int) -> torch.Tensor:
     return torch.from_numpy(sig.astype(np.float32))
 
 
-def get_sigmas(schedule: str, steps: int) -> torch.Tensor:
-    """Sigmas for a schedule name in :data:`SCHEDULES`; float32 [steps + 1]."""
+def get_sigmas(schedule: str, steps: int, sigma_min: float = SVD_SIGMA_MIN, sigma_max: float = SVD_SIGMA_MAX,
+               ) -> torch.Tensor:
+    """Sigmas for a schedule name in :data:`SCHEDULES`; float32 [steps + 1]. The Karras range is sigma_min..sigma_max
+    (the scheduler config's); "ays" is a published table for SVD's own range."""
     if schedule == "karras":
-        return karras_sigmas(steps)
+        return karras_sigmas(steps, sigma_min, sigma_max)
     if schedule == "ays":
         return ays_sigmas(steps)
     raise ValueError(f"Unknown sigma schedule {schedule!r}; choose one of {SCHEDULES}.")
