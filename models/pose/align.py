@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .boxes import keypoint_box
 from .layout import CONFIDENCE_GATE, FACE, LEFT_HAND, RIGHT_HAND, coco_to_openpose18
 from .render_palette import openpose18_float64
 from .types import PoseSequence
@@ -54,12 +55,10 @@ class AlignFit:
 
 
 def _bbox_area(person: np.ndarray) -> float:
-    pts = person[person[:, 2] > CONFIDENCE_GATE, :2]
-    if len(pts) == 0:
-        pts = person[person[:, 2] > 0, :2]
-    if len(pts) == 0:
+    box = keypoint_box(person)
+    if box is None:
         return -1.0
-    span = pts.max(axis=0) - pts.min(axis=0)
+    span = box[2:] - box[:2]
     return float(span[0] * span[1])
 
 

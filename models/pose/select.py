@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .boxes import keypoint_box
 from .layout import CONFIDENCE_GATE, NUM_KEYPOINTS
 
 PERSON_MODES = ("largest", "central", "tracked", "all")
@@ -30,11 +31,9 @@ def keypoint_boxes(people: np.ndarray, threshold: float = CONFIDENCE_GATE) -> np
     """
     boxes = np.full((len(people), 4), np.nan, np.float32)
     for i, person in enumerate(np.asarray(people, np.float32)):
-        good = person[person[:, 2] > threshold, :2]
-        if len(good) == 0:
-            good = person[person[:, 2] > 0, :2]
-        if len(good):
-            boxes[i] = np.concatenate([good.min(axis=0), good.max(axis=0)])
+        box = keypoint_box(person, threshold)
+        if box is not None:
+            boxes[i] = box
     return boxes
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .boxes import keypoint_box
 from .layout import CONFIDENCE_GATE
 
 BOX_PADDING = 1.25
@@ -130,10 +131,10 @@ def boxes_from_keypoints(keypoints: np.ndarray, threshold: float = CONFIDENCE_GA
     """
     boxes = []
     for person in np.asarray(keypoints, dtype=np.float32):
-        good = person[person[:, 2] > threshold, :2]
-        if len(good) < min_points:
+        box = keypoint_box(person, threshold, fallback=False, min_points=min_points)
+        if box is None:
             continue
-        lo, hi = good.min(axis=0), good.max(axis=0)
+        lo, hi = box[:2], box[2:]
         mid, half = (lo + hi) / 2.0, (hi - lo) / 2.0 * expand
         if (half <= 0).any():
             continue

@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from ...pose.boxes import person_scale
 from ...pose.layout import CONFIDENCE_GATE
 from ...pose.types import PoseSequence
-from .residuals import person_scale, to_residuals
+from .residuals import to_residuals
 
 if TYPE_CHECKING:
     from ..features import AudioFeatures

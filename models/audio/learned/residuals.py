@@ -10,22 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...pose.boxes import person_scale
 from ...pose.layout import CONFIDENCE_GATE, NUM_KEYPOINTS
 from ...pose.types import PoseSequence
-
-# Body (COCO-17) and face points define the person's size; hands are often outside the box of interest.
-SCALE_POINTS = np.r_[0:17, 23:91]
-
-
-def person_scale(keypoints: np.ndarray, canvas: tuple[int, int]) -> float:
-    """Person size in pixels of one pose [133, 3] (normalised x, y): the larger side of the box around the points
-    with confidence > 0.3 (body + face, or any points if those are missing). 0.0 when fewer than 2 such points."""
-    scale = np.array(canvas, dtype=np.float64)
-    for subset in (keypoints[SCALE_POINTS], keypoints):
-        pts = subset[subset[:, 2] > CONFIDENCE_GATE, :2] * scale
-        if len(pts) >= 2:
-            return float((pts.max(axis=0) - pts.min(axis=0)).max())
-    return 0.0
 
 
 def reference_pose(pose: PoseSequence, person: int = 0, frame: int = 0) -> np.ndarray:
