@@ -10,16 +10,27 @@ latent. At inference a fixed-size map sets how far the root may move. Our choice
   the middle of the paper's 100-150%) gives 2.25x. A motionless chest would give an empty box, so each side is
   first widened to at least ``min_size`` (fraction of the canvas). The box is clipped to the canvas.
 * The map is 1 inside the box and 0 outside (pixel centres), the same for every frame of the clip.
+* One reference frame (the procedural driver, no clip to take a range from): :func:`reference_box` boxes the
+  chest's own extent (shoulders + a sternum point) and enlarges it the same way, in pixels.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .layout import CONFIDENCE_GATE, LEFT_SHOULDER, RIGHT_SHOULDER
+from .layout import CONFIDENCE_GATE, LEFT_EYE, LEFT_SHOULDER, RIGHT_EYE, RIGHT_SHOULDER
 from .types import PoseSequence
 
 Box = tuple[float, float, float, float]
+
+# One still reference frame (the procedural driver) has no other evidence, so a faint point there still counts:
+# below this confidence a reference point is missing.
+REFERENCE_MIN_CONFIDENCE = 0.1
+_HEAD = np.r_[0:5, 23:91]
+
+
+def _ok(conf: np.ndarray, *idx: int) -> bool:
+    return bool(all(conf[i] > REFERENCE_MIN_CONFIDENCE for i in idx))
 
 
 def chest_track(pose: PoseSequence, person: int = 0) -> np.ndarray:
@@ -91,3 +102,47 @@ def movement_map(pose: PoseSequence, box: Box, size: tuple[int, int] | None = No
     ys = (np.arange(height, dtype=np.float32) + 0.5) / height
     inside = ((ys >= y0) & (ys <= y1))[:, None] & ((xs >= x0) & (xs <= x1))[None, :]
     return np.broadcast_to(inside.astype(np.float32), (pose.num_frames, height, width)).copy()
+
+
+# ---- one reference frame (pixels): the procedural driver's movement box ----------------------------------------
+
+def body_scale(xy: np.ndarray, conf: np.ndarray, canvas: tuple[int, int]) -> float:
+    """Shoulder width in pixels, else 2.5 x eye distance, else a fifth of the shorter canvas side."""
+    if _ok(conf, LEFT_SHOULDER, RIGHT_SHOULDER):
+        s = float(np.linalg.norm(xy[LEFT_SHOULDER] - xy[RIGHT_SHOULDER]))
+    elif _ok(conf, LEFT_EYE, RIGHT_EYE):
+        s = 2.5 * float(np.linalg.norm(xy[LEFT_EYE] - xy[RIGHT_EYE]))
+    else:
+        s = 0.0
+    return max(s, 0.02 * min(canvas), 1.0) if s > 0 else 0.2 * min(canvas)
+
+
+def chest_points(xy: np.ndarray, conf: np.ndarray, canvas: tuple[int, int]) -> np.ndarray:
+    """float64 [N, 2] pixels: the visible shoulders plus a sternum point 0.6 shoulder widths below their midpoint.
+
+    One reference frame has no motion range, so the chest's own extent stands in for CyberHost's chest range.
+    """
+    s = body_scale(xy, conf, canvas)
+    pts = [xy[i] for i in (LEFT_SHOULDER, RIGHT_SHOULDER) if conf[i] > REFERENCE_MIN_CONFIDENCE]
+    if not pts:  # no shoulders: hang the chest below the head, or (no head either) at the visible points' centre
+        head = xy[_HEAD][conf[_HEAD] > REFERENCE_MIN_CONFIDENCE]
+        if len(head):
+            pts = [head.mean(axis=0) + np.array([0.0, 0.8 * s])]
+        else:
+            pts = [xy[conf > REFERENCE_MIN_CONFIDENCE].mean(axis=0)]
+    top = np.mean(pts, axis=0)
+    return np.array(pts + [top + np.array([0.0, 0.6 * s])], np.float64)
+
+
+def reference_box(xy: np.ndarray, conf: np.ndarray, canvas: tuple[int, int], enlarge: float) -> np.ndarray:
+    """The body movement box for one reference frame (the procedural driver's bound): float64 (x0, y0, x1, y1) in
+    pixels.
+
+    The box of :func:`chest_points`, scaled about its centre by (1 + enlarge) and clipped to the canvas.
+    """
+    s = body_scale(xy, conf, canvas)
+    pts = chest_points(xy, conf, canvas)
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    centre, half = (lo + hi) / 2, np.maximum((hi - lo) / 2, 0.05 * s) * (1.0 + max(enlarge, 0.0))
+    box = np.r_[centre - half, centre + half]
+    return np.clip(box, 0.0, np.r_[canvas, canvas].astype(np.float64))
