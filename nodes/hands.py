@@ -15,6 +15,7 @@ from ..models.hands.clarity import AGGREGATIONS, frame_scores, hand_clarity, pas
 from ..models.hands.plot import plot_clarity
 from ..models.pose.backend import to_rgb_uint8
 from ..models.pose.body_movement import fixed_box, movement_box, movement_map
+from ..models.pose.types import MAX_CANVAS_SIDE
 from ._api import CATEGORY, EmbodyPose, io
 
 logger = logging.getLogger(__name__)
@@ -137,9 +138,9 @@ class EmbodyBodyMovementMap(io.ComfyNode):
                 io.Float.Input("fixed_height", default=0.2, min=0.01, max=1.0, step=0.01,
                                tooltip="fixed size: box height as a fraction of the image height."),
                 io.Int.Input("person", default=0, min=0, max=15, tooltip="Which person slot of the pose to use."),
-                io.Int.Input("width", default=0, min=0, max=8192, step=8,
+                io.Int.Input("width", default=0, min=0, max=MAX_CANVAS_SIDE, step=8,
                              tooltip="Map width in pixels; 0 = the pose's canvas width."),
-                io.Int.Input("height", default=0, min=0, max=8192, step=8,
+                io.Int.Input("height", default=0, min=0, max=MAX_CANVAS_SIDE, step=8,
                              tooltip="Map height in pixels; 0 = the pose's canvas height."),
             ],
             outputs=[

@@ -12,6 +12,7 @@ from ..models.pose.align import FALLBACKS, MODES, align_poses
 from ..models.pose.keypoint_json import keypoints_to_pose, pose_to_keypoints
 from ..models.pose.render import STYLES, confidence_mask, render_pose
 from ..models.pose.smooth import one_euro_smooth
+from ..models.pose.types import MAX_CANVAS_SIDE
 from ._api import CATEGORY, EmbodyPose, PoseKeypoint, io
 
 logger = logging.getLogger(__name__)
@@ -33,9 +34,9 @@ class EmbodyPoseRender(io.ComfyNode):
                 io.Combo.Input("style", options=list(STYLES), default="mimicmotion",
                                tooltip="mimicmotion: for MimicMotion video (exact official drawing). controlnet: "
                                "for OpenPose ControlNets (points below 0.3 confidence dropped, full colours)."),
-                io.Int.Input("width", default=0, min=0, max=8192, step=8,
+                io.Int.Input("width", default=0, min=0, max=MAX_CANVAS_SIDE, step=8,
                              tooltip="Output width in pixels; 0 = the pose's own canvas."),
-                io.Int.Input("height", default=0, min=0, max=8192, step=8,
+                io.Int.Input("height", default=0, min=0, max=MAX_CANVAS_SIDE, step=8,
                              tooltip="Output height in pixels; 0 = the pose's own canvas."),
                 io.Boolean.Input("include_body", default=True, tooltip="Draw the body skeleton."),
                 io.Boolean.Input("include_hands", default=True, tooltip="Draw the hands."),

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from .layout import FACE, FEET, LEFT_HAND, NUM_KEYPOINTS, RIGHT_HAND, coco_to_openpose18, openpose18_to_coco
-from .types import PoseSequence
+from .types import PoseSequence, check_canvas_size
 
 logger = logging.getLogger(__name__)
 
@@ -177,6 +177,7 @@ def keypoints_to_pose(data: Any, fps: float = 25.0) -> PoseSequence:
             ) from exc
         if width < 1 or height < 1:
             raise ValueError(f"POSE_KEYPOINT frame {f} has an invalid canvas {width}x{height}")
+        check_canvas_size(width, height, f"POSE_KEYPOINT frame {f} canvas_width/canvas_height")
         if not frame.get("people") and frame.get("animals"):
             logger.warning("POSE_KEYPOINT frame %d holds animal poses only; they are skipped", f)
         people = frame.get("people") or []
