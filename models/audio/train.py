@@ -22,6 +22,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from ..io.safe_paths import resolve_inside
+from ..io.weight_file import check_weight_file
 from .checkpoint import save_motion_model
 from .dataset import FrameFilter, MotionDataset, build_video_dataset
 from .diffusion import diffusion_loss
@@ -89,6 +90,7 @@ def _save_state(path: str, model: MotionTransformer, optimizer: torch.optim.Opti
 
 
 def _load_state(path: str, model: MotionTransformer, optimizer: torch.optim.Optimizer) -> int:
+    check_weight_file(path, "an Embody training state; delete it to start over")
     try:
         with safe_open(path, framework="pt") as f:
             meta = f.metadata() or {}
