@@ -19,7 +19,7 @@ def _frame(width: int, height: int) -> dict:
     return {"people": [{"pose_keypoints_2d": body}], "canvas_width": width, "canvas_height": height}
 
 
-def test_the_bound_is_comfyui_max_resolution() -> None:
+def test_the_bound_and_its_message() -> None:
     assert MAX_CANVAS_SIDE == 8192
     assert check_canvas_size(MAX_CANVAS_SIDE, 1, "x") == (MAX_CANVAS_SIDE, 1)
     with pytest.raises(ValueError, match=r"my_input is 8193x4 pixels; Embody allows at most 8192 per side"):
@@ -45,7 +45,7 @@ def test_render_size_is_bounded(size: tuple[int, int]) -> None:
 def test_render_of_a_huge_pose_canvas_is_bounded() -> None:
     # A pose whose own canvas is huge (e.g. built by another pack) must not be drawn at that size either.
     pose = PoseSequence.empty(2, (BIG * 4, 16))
-    with pytest.raises(ValueError, match=r"the pose canvas \(render width/height 0 = the pose's own canvas\) is"):
+    with pytest.raises(ValueError, match=r"the pose canvas \(width/height 0 = the pose's own canvas\) is"):
         render_pose(pose)
     with pytest.raises(ValueError, match=r"the pose canvas"):
         confidence_mask(pose)

@@ -32,7 +32,7 @@ STYLES = ("mimicmotion", "controlnet", "controlnet_xinsir")
 
 def _resolve_size(pose: PoseSequence, size: tuple[int, int] | None) -> tuple[int, int]:
     if size is None:
-        return check_canvas_size(*pose.canvas, "the pose canvas (render width/height 0 = the pose's own canvas)")
+        return check_canvas_size(*pose.canvas, "the pose canvas (width/height 0 = the pose's own canvas)")
     width, height = (int(v) for v in size)
     if width < 1 or height < 1:
         raise ValueError(f"render size must be positive (width, height), got {size}; use None for the pose canvas")

@@ -12,9 +12,10 @@ from .layout import NUM_KEYPOINTS
 
 logger = logging.getLogger(__name__)
 
-# Largest side, in pixels, of any canvas Embody allocates (pose canvas from POSE_KEYPOINT, render and map sizes).
-# 8192 is ComfyUI's own MAX_RESOLUTION; a frame that size is 192 MiB as uint8 RGB, so no graph can ask for gigabytes
-# per frame by accident. The one place this bound lives: node widgets and model code both read it.
+# Largest side, in pixels, of any canvas Embody allocates (images it extracts poses from, pose canvases from
+# POSE_KEYPOINT, render and map sizes). 8192 is the largest size the pack's size widgets ever offered; a frame that
+# size is 192 MiB as uint8 RGB, so no graph can ask for gigabytes per frame by accident. The one place this bound
+# lives: node widgets and model code both read it.
 MAX_CANVAS_SIDE = 8192
 
 
