@@ -1,8 +1,9 @@
 """Temporal outpainting (VLOGGER): each window keeps the frames it inherits, and a trained model shows no seam.
 
-Setting ``known = None`` in models.audio.diffusion.sample_long (continuity off) must turn these red: the first test
-checks the inherited frames bit for bit, the second measures the seam on a tiny model trained on data whose body
-sway cannot be read from the audio (so independent windows would each pick their own phase and jump at the seams).
+Setting ``known = None`` in models.audio.learned.diffusion.sample_long (continuity off) must turn these red: the
+first test checks the inherited frames bit for bit, the second measures the seam on a tiny model trained on data
+whose body sway cannot be read from the audio (so independent windows would each pick their own phase and jump at
+the seams).
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ import numpy as np
 import pytest
 import torch
 
-from models.audio.dataset import MotionDataset, example_from_arrays
-from models.audio.diffusion import sample_long, sample_window, window_plan
-from models.audio.generate import generate_motion
-from models.audio.motion_model import MotionTransformer
-from models.audio.train import TrainConfig, train_motion_model
+from models.audio.learned.dataset import MotionDataset, example_from_arrays
+from models.audio.learned.diffusion import sample_long, sample_window, window_plan
+from models.audio.learned.generate import generate_motion
+from models.audio.learned.motion_model import MotionTransformer
+from models.audio.learned.train import TrainConfig, train_motion_model
 from models.pose.types import PoseSequence
 from tests.helpers.tiny_motion import FEATURE_NAMES, reference_pose, synthetic_features, synthetic_talk, tiny_config
 

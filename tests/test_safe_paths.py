@@ -7,8 +7,8 @@ import os
 import pytest
 import torch
 
-from models.audio.dataset import MotionDataset, example_from_arrays
-from models.audio.train import TrainConfig, checked_paths, train_motion_model
+from models.audio.learned.dataset import MotionDataset, example_from_arrays
+from models.audio.learned.train import TrainConfig, checked_paths, train_motion_model
 from models.io.safe_paths import resolve_inside
 from tests.helpers.tiny_motion import FEATURE_NAMES, synthetic_talk, tiny_config
 

@@ -10,8 +10,8 @@ import zipfile
 import pytest
 import torch
 
-from models.audio.checkpoint import load_motion_model, read_motion_config
-from models.audio.train import _load_state
+from models.audio.learned.model_file import load_motion_model, read_motion_config
+from models.audio.learned.train import _load_state
 from models.io.checkpoint import load_state_dict, read_keys
 from models.io.weight_file import check_weight_file
 from models.pose.onnx_runtime import get_session
