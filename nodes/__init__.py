@@ -17,6 +17,7 @@ FEATURE_MODULES = (
     "video",
     "fusion",
     "context_windows",
+    "wan_animate",
 )
 
 
