@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import colorsys
 import math
+from typing import cast
 
 import cv2
 import numpy as np
@@ -91,7 +92,7 @@ def render_wananimate(keypoints: np.ndarray, width: int, height: int, draw_hands
             mx, my = (k1[0] + k2[0]) / 2, (k1[1] + k2[1]) / 2
             length = math.hypot(k1[0] - k2[0], k1[1] - k2[1])
             angle = math.degrees(math.atan2(k1[1] - k2[1], k1[0] - k2[0]))
-            poly = cv2.ellipse2Poly((int(mx), int(my)), (int(length / 2), bw), int(angle), 0, 360, 1)
+            poly = cast(np.ndarray, cv2.ellipse2Poly((int(mx), int(my)), (int(length / 2), bw), int(angle), 0, 360, 1))
             cv2.fillConvexPoly(canvas, poly, [int(float(c) * 0.6) for c in color])
         for k, color in zip(body, _COLORS, strict=True):
             if k[2] < THRESHOLD:

@@ -116,8 +116,8 @@ def person_mask(keypoints: np.ndarray, width: int, height: int, margin: float = 
     for x, y in pts_all.astype(np.int32):
         cv2.circle(mask, (int(x), int(y)), max(thick // 2, 1), 255, -1)
     k = max(thick // 2, 1) * 2 + 1
-    mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
-    return (mask > 0).astype(np.float32)
+    grown = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    return (np.asarray(grown) > 0).astype(np.float32)
 
 
 def wan_animate_inputs(
