@@ -175,9 +175,65 @@ def check_ksampler(tmp: Path) -> dict:
     }
 
 
+def check_animate(tmp: Path) -> dict:
+    """KSampler on a tiny Wan2.2-Animate (core's AnimateWanModel, random weights) with the conditioning
+    WanAnimateToVideo builds (reference latent first, pose latents offset by it), through Embody context windows:
+    every window must carry the reference latent and the matching pose slice. (Face pixels are left out: the
+    motion encoder on 512 x 512 crops is too slow for a CPU test.)"""
+    import comfy.ldm.wan.model_animate as wan_animate
+    import comfy.ops
+    import comfy.sd
+    import node_helpers
+    import nodes as comfy_nodes
+    from safetensors.torch import save_file
+
+    from models.video.fusion import FusionOptions
+
+    ours = _pack_module("context_windows")
+    torch.manual_seed(0)
+    net = wan_animate.AnimateWanModel(text_len=8, in_dim=36, dim=128, ffn_dim=64, num_heads=1, num_layers=5,
+                                      operations=comfy.ops.manual_cast)
+    sd = {k: (torch.randn(v.shape) * 0.05).contiguous() for k, v in net.state_dict().items()}
+    ckpt = tmp / "tiny_wan_animate.safetensors"
+    save_file(sd, str(ckpt))
+    model = comfy.sd.load_diffusion_model(str(ckpt))
+    lat = 6  # 21 video frames -> 6 latents, plus the reference latent
+    h = w = 4
+    cond_values = {
+        "concat_latent_image": torch.randn(1, 16, lat + 1, h, w),
+        "concat_mask": torch.cat([torch.zeros(1, 4, 1, h, w), torch.ones(1, 4, lat, h, w)], dim=2),
+        "pose_video_latent": torch.randn(1, 16, lat, h, w),
+    }
+    pos = node_helpers.conditioning_set_values([[torch.zeros(1, 8, 4096), {}]], cond_values)
+    neg = node_helpers.conditioning_set_values([[torch.ones(1, 8, 4096) * 0.1, {}]], cond_values)
+    latent = {"samples": torch.zeros(1, 16, lat + 1, h, w)}
+    seen: list = []
+
+    def spy(apply_model, args):
+        c = args["c"]
+        idx = list(c["transformer_options"]["context_window"].index_list)
+        want = pose_in[:, :, [i - 1 for i in idx[1:]]]
+        seen.append({"x": int(args["input"].shape[2]), "pose": int(c["pose_latents"].shape[2]),
+                     "concat": int(c["c_concat"].shape[2]), "index_list": idx,
+                     "pose_slice_err": float((c["pose_latents"].float().cpu() - want).abs().max())})
+        return apply_model(args["input"], args["timestep"], **c)
+
+    pose_in = model.model.process_latent_in(cond_values["pose_video_latent"])
+    patched = ours.EmbodyContextWindows.execute(model, FusionOptions(window=13, overlap=5)).args[0]
+    patched = patched.clone()
+    patched.set_model_unet_function_wrapper(spy)
+    out = comfy_nodes.common_ksampler(patched, 3, 1, 2.0, "euler", "simple", pos, neg, latent)[0]["samples"]
+    handler = patched.model_options["context_handler"]
+    return {"model": type(model.model).__name__, "window_latents": handler.context_length,
+            "overlap_latents": handler.context_overlap, "windows": seen, "finite": bool(torch.isfinite(out).all()),
+            "shape": list(out.shape)}
+
+
 if __name__ == "__main__":
     if ARGS[0] == "handler":
         out = check_handler()
+    elif ARGS[0] == "animate":
+        out = check_animate(Path(ARGS[1]))
     else:
         out = check_ksampler(Path(ARGS[1]))
     print(json.dumps(out))

@@ -68,3 +68,15 @@ def test_ksampler_runs_tiny_wan_with_and_without_embody_windows(tmp_path: Path) 
     assert res["fused_repeat"] == 0.0  # same seed, same video
     assert res["single_vs_plain"] < 1e-5  # a window longer than the video leaves sampling unchanged
     assert res["ramp_flat_vs_fused"] < 1e-4  # cfg_min == cfg: the ramp equals plain CFG
+
+
+def test_ksampler_tiny_wan_animate_windows_carry_reference_and_pose(tmp_path: Path) -> None:
+    res = _run("animate", str(tmp_path))
+    assert res["model"] == "WAN22_Animate"
+    assert (res["window_latents"], res["overlap_latents"]) == (4, 2)  # 13 / 5 video frames
+    wins = res["windows"]
+    assert [w["index_list"] for w in wins] == [[0, 1, 2, 3], [0, 3, 4, 5], [0, 4, 5, 6]]
+    for w in wins:  # reference latent + 3 video latents; core slices pose latents past the reference
+        assert (w["x"], w["concat"], w["pose"]) == (4, 4, 3)
+        assert w["pose_slice_err"] == 0.0
+    assert res["finite"] and res["shape"] == [1, 16, 7, 4, 4]
