@@ -184,9 +184,9 @@ def check_animate(tmp: Path) -> dict:
     import comfy.ops
     import comfy.sd
     import node_helpers
-    import nodes as comfy_nodes
     from safetensors.torch import save_file
 
+    import nodes as comfy_nodes
     from models.video.fusion import FusionOptions
 
     ours = _pack_module("context_windows")
