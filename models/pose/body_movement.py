@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from .layout import CONFIDENCE_GATE, LEFT_EYE, LEFT_SHOULDER, RIGHT_EYE, RIGHT_SHOULDER
-from .types import PoseSequence
+from .types import PoseSequence, check_canvas_size
 
 Box = tuple[float, float, float, float]
 
@@ -95,6 +95,7 @@ def movement_map(pose: PoseSequence, box: Box, size: tuple[int, int] | None = No
     width, height = pose.canvas if size is None else (int(size[0]), int(size[1]))
     if width < 1 or height < 1:
         raise ValueError(f"map size must be at least 1x1 pixels, got {width}x{height}")
+    check_canvas_size(width, height, "body movement map width/height (0 = the pose's canvas)")
     x0, y0, x1, y1 = (float(v) for v in box)
     if not (x0 <= x1 and y0 <= y1):
         raise ValueError(f"box must be (x0, y0, x1, y1) with x0 <= x1 and y0 <= y1, got {box}")

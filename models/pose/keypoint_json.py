@@ -27,7 +27,7 @@ from .layout import (
     coco_to_openpose18,
     openpose18_to_coco,
 )
-from .types import PoseSequence
+from .types import PoseSequence, check_canvas_size
 
 logger = logging.getLogger(__name__)
 
@@ -185,6 +185,7 @@ def keypoints_to_pose(data: Any, fps: float = 25.0) -> PoseSequence:
             ) from exc
         if width < 1 or height < 1:
             raise ValueError(f"POSE_KEYPOINT frame {f} has an invalid canvas {width}x{height}")
+        check_canvas_size(width, height, f"POSE_KEYPOINT frame {f} canvas_width/canvas_height")
         if not frame.get("people") and frame.get("animals"):
             logger.warning("POSE_KEYPOINT frame %d holds animal poses only; they are skipped", f)
         people = frame.get("people") or []

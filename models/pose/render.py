@@ -22,7 +22,7 @@ from .render_mimicmotion import (
     super_resolution_size,
 )
 from .render_palette import EPS, openpose18_float64, sanitize_people
-from .types import PoseSequence
+from .types import PoseSequence, check_canvas_size
 
 logger = logging.getLogger(__name__)
 
@@ -31,11 +31,11 @@ STYLES = ("mimicmotion", "controlnet", "controlnet_xinsir")
 
 def _resolve_size(pose: PoseSequence, size: tuple[int, int] | None) -> tuple[int, int]:
     if size is None:
-        return pose.canvas
+        return check_canvas_size(*pose.canvas, "the pose canvas (width/height 0 = the pose's own canvas)")
     width, height = (int(v) for v in size)
     if width < 1 or height < 1:
         raise ValueError(f"render size must be positive (width, height), got {size}; use None for the pose canvas")
-    return width, height
+    return check_canvas_size(width, height, "render width/height")
 
 
 def _people_of_frame(pose: PoseSequence, frame: int, person: int | None) -> np.ndarray:

@@ -201,12 +201,18 @@ def initial_noise(
         return base.repeat(reps, 1, 1, 1)[:num_frames]
     noise = torch.empty((num_frames, c, h, w), dtype=dtype, device=device)
     noise[: min(t, num_frames)] = base[: min(t, num_frames)]
-    s = sch.stride
-    for start in range(t, num_frames, s):
-        src = torch.arange(start - t, start - t + s)
-        perm = torch.randperm(s, generator=generator, device=generator.device if generator else "cpu").to(src.device)
-        block = noise[src[perm]]
-        stop = min(start + s, num_frames)
+    return freenoise_fill(noise, t, sch.stride, generator)
+
+
+def freenoise_fill(noise: torch.Tensor, window: int, stride: int, generator: torch.Generator | None) -> torch.Tensor:
+    """FreeNoise in place along dim 0: frames from ``window`` on, in blocks of ``stride``, become a shuffled copy
+    of the block one window earlier (the first ``window`` frames are kept). Returns ``noise``."""
+    num_frames = noise.shape[0]
+    for start in range(window, num_frames, stride):
+        src = torch.arange(start - window, start - window + stride)
+        perm = torch.randperm(stride, generator=generator, device=generator.device if generator else "cpu")
+        block = noise[src[perm.to(src.device)].to(noise.device)]
+        stop = min(start + stride, num_frames)
         noise[start:stop] = block[: stop - start]
     return noise
 

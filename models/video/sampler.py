@@ -18,6 +18,7 @@ import torch
 
 from .components import VideoComponents
 from .conditioning import ReferenceConditioning, encode_reference
+from .frame_cfg import frame_cfg_scale
 from .fusion import FusionSchedule, frame_count_advice, initial_noise, window_indices, window_weights
 from .scheduler_edm import EDMEulerScheduler
 from .unet_hook import pose_residual
@@ -184,7 +185,7 @@ def denoise(
     noise = initial_noise((4, h, w), n, fusion, generator)
     latents = (noise * scheduler.init_noise_sigma).to(device)  # float32 master copy, as diffusers upcasts
     del noise
-    guidance = torch.linspace(settings.cfg_min, settings.cfg_max, n).to(device).view(-1, 1, 1, 1)
+    guidance = frame_cfg_scale(n, settings.cfg_min, settings.cfg_max, ndim=4, dim=0, device=device)
     do_cfg = settings.do_cfg
     if not do_cfg:
         logger.info("cfg_max <= 1: one conditional pass per window (no classifier-free guidance).")
