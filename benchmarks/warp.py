@@ -22,7 +22,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from models.pose.layout import BODY_CONFIDENCE_GATE as GATE  # noqa: E402
+from models.pose.layout import CONFIDENCE_GATE as GATE  # noqa: E402
 from models.warp.rig import build_rig  # noqa: E402
 from models.warp.warp import warp_frame  # noqa: E402
 

@@ -9,7 +9,7 @@ import comfy.utils
 import numpy as np
 import torch
 
-from ..models.pose.layout import BODY_CONFIDENCE_GATE
+from ..models.pose.layout import CONFIDENCE_GATE
 from ..models.warp.warp import warp_sequence
 from ._api import CATEGORY, EmbodyPose, io
 
@@ -86,7 +86,7 @@ class EmbodyPoseWarp(io.ComfyNode):
             pbar.update_absolute(i + 1)
 
         frames, masks = warp_sequence(image, reference_pose.keypoints[0, person],
-                                      driving_pose.keypoints[:, person], BODY_CONFIDENCE_GATE,
+                                      driving_pose.keypoints[:, person], CONFIDENCE_GATE,
                                       spacing=int(mesh_spacing), refine=bool(refine_region), on_frame=progress)
         logger.info("Embody Pose Warp: %d frames, %.1f%% of pixels explained by the reference",
                     len(frames), 100.0 * float(np.mean(masks)))

@@ -105,11 +105,11 @@ def drive_motion(reference: PoseSequence, features, model_path: str | None, seed
 def write_talking_person(path: Path, image: np.ndarray, reference: PoseSequence, motion: PoseSequence,
                          waveform: np.ndarray, rate: int) -> dict:
     """The reference photo warped into every motion frame (models/warp, no weights), with the audio muxed in."""
-    from models.pose.layout import BODY_CONFIDENCE_GATE
+    from models.pose.layout import CONFIDENCE_GATE
     from models.warp.warp import warp_sequence
 
     t0 = time.perf_counter()
-    frames, explained = warp_sequence(image, reference.keypoints[0, 0], motion.keypoints[:, 0], BODY_CONFIDENCE_GATE)
+    frames, explained = warp_sequence(image, reference.keypoints[0, 0], motion.keypoints[:, 0], CONFIDENCE_GATE)
     video = write_video(path, (frames * 255).round().astype(np.uint8), motion.fps, audio=waveform, sample_rate=rate)
     return {"video": str(video), "frames": len(frames), "explained_fraction": round(float(explained.mean()), 4),
             "seconds": round(time.perf_counter() - t0, 2)}

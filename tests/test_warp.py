@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.pose.layout import BODY_CONFIDENCE_GATE as GATE
+from models.pose.layout import CONFIDENCE_GATE as GATE
 from models.pose.mediapipe_backend import mediapipe_available
 from models.warp.rig import build_rig
 from models.warp.skeleton import joints

@@ -13,7 +13,7 @@ import numpy as np
 
 from ...pose import layout
 
-SYNTH_CONFIDENCE = layout.BODY_CONFIDENCE_GATE + 0.05
+SYNTH_CONFIDENCE = layout.CONFIDENCE_GATE + 0.05
 
 # (along the forearm, across it) in hand lengths, wrist at the origin, for the 21 points; "across" is positive
 # toward the thumb. Fingers fan out a little and curl toward the palm at the tips.
@@ -44,7 +44,7 @@ def add_relaxed_hands(xy: np.ndarray, conf: np.ndarray, min_conf: float) -> list
     mid_x = 0.5 * (xy[layout.LEFT_SHOULDER, 0] + xy[layout.RIGHT_SHOULDER, 0])
     for side, elbow, wrist, hand in (("left", layout.LEFT_ELBOW, layout.LEFT_WRIST, layout.LEFT_HAND),
                                      ("right", layout.RIGHT_ELBOW, layout.RIGHT_WRIST, layout.RIGHT_HAND)):
-        if (conf[hand] >= layout.BODY_CONFIDENCE_GATE).sum() >= 5:
+        if (conf[hand] >= layout.CONFIDENCE_GATE).sum() >= 5:
             continue
         if conf[elbow] < min_conf or conf[wrist] < min_conf:
             continue
