@@ -108,6 +108,7 @@ def person_region(image: np.ndarray, ref_joints: np.ndarray, ref_jok: np.ndarray
     mask[hull > 0] = cv2.GC_PR_FGD
     mask[core > 0] = cv2.GC_FGD
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    cv2.setRNGSeed(0)  # GrabCut seeds its colour models with OpenCV's global RNG: same image, same region
     try:
         cv2.grabCut(np.ascontiguousarray(image[..., ::-1]), mask, (0, 0, 0, 0), bgd, fgd, 3, cv2.GC_INIT_WITH_MASK)
     except cv2.error as exc:  # e.g. no background sample at all: keep the hulls
