@@ -16,7 +16,7 @@ import torch
 
 from ..models.video.context_fusion import latent_schedule, shape_noise, weights_for, windows_for
 from ..models.video.frame_cfg import frame_cfg
-from ..models.video.fusion import FusionOptions, FusionSchedule
+from ..models.video.fusion import FusionSchedule
 from ._api import CATEGORY, EmbodyFusion, io
 
 logger = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ def _noise_wrapper(executor, guider, sigmas, extra_args, callback, noise, *args,
     return executor(guider, sigmas, extra_args, callback, noise, *args, **kwargs)
 
 
-def apply_context_windows(model: Any, options: FusionOptions, dim: int = -1) -> Any:
+def apply_context_windows(model: Any, options: FusionSchedule, dim: int = -1) -> Any:
     """A clone of a ModelPatcher with Embody's context windows attached (as core's ContextWindowsManual does)."""
     latent_format = getattr(getattr(model, "model", None), "latent_format", None)
     ratio = int(getattr(latent_format, "temporal_downscale_ratio", 1) or 1)
@@ -125,8 +125,8 @@ class EmbodyContextWindows(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, model, fusion: FusionOptions | None = None, dim: int = -1) -> io.NodeOutput:
-        options = fusion if fusion is not None else FusionOptions()
+    def execute(cls, model, fusion: FusionSchedule | None = None, dim: int = -1) -> io.NodeOutput:
+        options = fusion if fusion is not None else FusionSchedule()
         try:
             patched = apply_context_windows(model, options, dim)
         except ValueError as exc:

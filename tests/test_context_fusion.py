@@ -7,17 +7,17 @@ import torch
 
 from models.video.context_fusion import fuse_outputs, latent_schedule, shape_noise, weights_for, windows_for
 from models.video.frame_cfg import frame_cfg, frame_cfg_scale
-from models.video.fusion import FusionOptions, FusionSchedule, initial_noise, window_indices, window_weights
+from models.video.fusion import FusionSchedule, initial_noise, window_indices, window_weights
 
 
 def test_latent_schedule_converts_video_frames_to_latents() -> None:
-    assert latent_schedule(FusionOptions(), 1) == FusionOptions().schedule("1.1")  # SVD: frames are latents
-    sch = latent_schedule(FusionOptions(window=81, overlap=30, weighting="pyramid"), 4)
+    assert latent_schedule(FusionSchedule(), 1) == FusionSchedule().resolved("1.1")  # SVD: frames are latents
+    sch = latent_schedule(FusionSchedule(window=81, overlap=30, weighting="pyramid"), 4)
     assert (sch.window, sch.overlap, sch.weighting) == (21, 8, "pyramid")  # (81-1)//4+1, ceil(30/4)
-    tiny = latent_schedule(FusionOptions(window=5, overlap=1), 4)  # 2 latents: widened to keep an anchored overlap
+    tiny = latent_schedule(FusionSchedule(window=5, overlap=1), 4)  # 2 latents: widened to keep an anchored overlap
     assert tiny.window == 3 and tiny.overlap == 1
     with pytest.raises(ValueError, match="ratio"):
-        latent_schedule(FusionOptions(), 0)
+        latent_schedule(FusionSchedule(), 0)
 
 
 @pytest.mark.parametrize("weighting", ["triangular", "pyramid", "overlap-linear", "flat", "gaussian"])

@@ -18,10 +18,10 @@ import math
 
 import torch
 
-from .fusion import FusionOptions, FusionSchedule, freenoise_fill, window_indices, window_weights
+from .fusion import FusionSchedule, freenoise_fill, window_indices, window_weights
 
 
-def latent_schedule(options: FusionOptions, ratio: int = 1) -> FusionSchedule:
+def latent_schedule(options: FusionSchedule, ratio: int = 1) -> FusionSchedule:
     """The fusion schedule in latent frames for a VAE with temporal compression ``ratio``.
 
     Window and overlap of an EMBODY_FUSION count video frames (0 / -1 = MimicMotion 1.1's 72 / 6). With ratio r,
@@ -31,7 +31,7 @@ def latent_schedule(options: FusionOptions, ratio: int = 1) -> FusionSchedule:
     """
     if ratio < 1:
         raise ValueError(f"Temporal compression ratio must be >= 1, got {ratio}.")
-    video = options.schedule("1.1")
+    video = options.resolved("1.1")
     if ratio == 1:
         return video
     window = max((video.window - 1) // ratio + 1, 2)

@@ -130,7 +130,7 @@ def check_ksampler(tmp: Path) -> dict:
     import comfy.sd
 
     import nodes as comfy_nodes
-    from models.video.fusion import FusionOptions
+    from models.video.fusion import FusionSchedule
 
     ours = _pack_module("context_windows")
     ckpt = tmp / "tiny_wan.safetensors"
@@ -153,11 +153,11 @@ def check_ksampler(tmp: Path) -> dict:
         return out, list(calls)
 
     plain, plain_calls = sample(model)
-    opts = FusionOptions(window=33, overlap=9, weighting="triangular", noise="repeated")  # 9 latents, overlap 3
+    opts = FusionSchedule(window=33, overlap=9, weighting="triangular", noise="repeated")  # 9 latents, overlap 3
     fused_model = ours.EmbodyContextWindows.execute(model, opts).args[0]
     fused, fused_calls = sample(fused_model)
     fused2, _ = sample(fused_model)
-    big = ours.EmbodyContextWindows.execute(model, FusionOptions(window=200, overlap=6)).args[0]
+    big = ours.EmbodyContextWindows.execute(model, FusionSchedule(window=200, overlap=6)).args[0]
     single, single_calls = sample(big)
     ramp_model = ours.EmbodyFrameCFGRamp.execute(fused_model, 3.0).args[0]
     ramp_same, _ = sample(ramp_model)  # cfg_min == cfg: the ramp is flat, equals plain CFG
@@ -187,7 +187,7 @@ def check_animate(tmp: Path) -> dict:
     from safetensors.torch import save_file
 
     import nodes as comfy_nodes
-    from models.video.fusion import FusionOptions
+    from models.video.fusion import FusionSchedule
 
     ours = _pack_module("context_windows")
     torch.manual_seed(0)
@@ -219,7 +219,7 @@ def check_animate(tmp: Path) -> dict:
         return apply_model(args["input"], args["timestep"], **c)
 
     pose_in = model.model.process_latent_in(cond_values["pose_video_latent"])
-    patched = ours.EmbodyContextWindows.execute(model, FusionOptions(window=13, overlap=5)).args[0]
+    patched = ours.EmbodyContextWindows.execute(model, FusionSchedule(window=13, overlap=5)).args[0]
     patched = patched.clone()
     patched.set_model_unet_function_wrapper(spy)
     out = comfy_nodes.common_ksampler(patched, 3, 1, 2.0, "euler", "simple", pos, neg, latent)[0]["samples"]
