@@ -40,6 +40,7 @@ def _pickle_broken(good: bytes) -> bytes:
     return buf.getvalue()
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 @pytest.mark.parametrize("kind", ["random", "random_pickle_magic", "random_zip_magic", "truncated_half",
                                   "truncated_head", "pickle_cut"])
 def test_damaged_pth_is_corrupt_not_code(tmp_path, kind: str) -> None:
