@@ -4,6 +4,8 @@ ComfyUI's V3 schema API lives in ``comfy_api.latest`` today; when a stable versi
 Custom data types are declared here so every node file shares the same type objects.
 """
 
+from typing import Any
+
 from comfy_api.latest import ComfyExtension, io, ui  # noqa: F401  (re-exported)
 
 # Embody data types (see DESIGN.md, "Data that flows between nodes").
@@ -17,3 +19,10 @@ EmbodyRegionCodebook = io.Custom("EMBODY_REGION_CODEBOOK")
 PoseKeypoint = io.Custom("POSE_KEYPOINT")
 
 CATEGORY = "Embody"
+
+
+def pose_ui(pose: Any) -> dict[str, list[dict[str, Any]]]:
+    """ui data for the frontend's pose scrubber: a compact, thinned preview of an EMBODY_POSE (models/pose/preview)."""
+    from ..models.pose.preview import pose_preview
+
+    return {"embody_pose": [pose_preview(pose)]}

@@ -10,7 +10,7 @@ import comfy.utils
 
 from ..models.audio.features import compute_audio_features
 from ..models.audio.rhythm import rhythm_motion
-from ._api import CATEGORY, EmbodyPose, io
+from ._api import CATEGORY, EmbodyPose, io, pose_ui
 from ._api import EmbodyAudioFeatures as AudioFeaturesType  # the node below has the same name
 
 logger = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ class EmbodyRhythmMotion(io.ComfyNode):
                              gesture_amount=float(gesture_amount), nod_amount=float(nod_amount),
                              box_enlarge=float(box_enlarge))
         pbar.update(1)
-        return io.NodeOutput(pose)
+        return io.NodeOutput(pose, ui=pose_ui(pose))
 
 
 NODES = [EmbodyAudioFeatures, EmbodyRhythmMotion]

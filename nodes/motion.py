@@ -17,7 +17,7 @@ from ..models.audio.features import compute_audio_features
 from ..models.audio.generate import generate_motion
 from ..models.audio.motion_model import MotionModelConfig
 from ..models.audio.train import TrainConfig, train_motion_model
-from ._api import CATEGORY, EmbodyAudioFeatures, EmbodyMotionModel, EmbodyPose, io
+from ._api import CATEGORY, EmbodyAudioFeatures, EmbodyMotionModel, EmbodyPose, io, pose_ui
 from .paths import list_files, register_model_folders, resolve
 
 
@@ -104,7 +104,7 @@ class EmbodyAudioToMotion(io.ComfyNode):
             motion_scale=motion_scale, person=person, window=window or None,
             overlap=None if overlap < 0 else overlap, progress=progress,
         )
-        return io.NodeOutput(pose)
+        return io.NodeOutput(pose, ui=pose_ui(pose))
 
 
 class EmbodyTrainMotionModel(io.ComfyNode):

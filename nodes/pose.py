@@ -14,7 +14,7 @@ from ..models.pose.dwpose import DWPoseBackend
 from ..models.pose.extract import extract_poses
 from ..models.pose.render import confidence_mask, render_pose
 from ..models.pose.select import PERSON_MODES
-from ._api import CATEGORY, EmbodyPose, io
+from ._api import CATEGORY, EmbodyPose, io, pose_ui
 from .paths import list_files, resolve
 
 logger = logging.getLogger(__name__)
@@ -120,7 +120,7 @@ class EmbodyPoseExtract(io.ComfyNode):
         mask = confidence_mask(pose, **flags)
         pbar.update_absolute(max(1, 2 * total))
         pose_image = torch.from_numpy(drawn).float().div_(255.0)
-        return io.NodeOutput(pose, pose_image, torch.from_numpy(mask))
+        return io.NodeOutput(pose, pose_image, torch.from_numpy(mask), ui=pose_ui(pose))
 
 
 NODES = [EmbodyPoseExtract]
