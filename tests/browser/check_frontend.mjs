@@ -60,10 +60,23 @@ try {
     if (fusion) {
       g.add(fusion);
       out.fusion_widget = !!fusion.widgets?.find((w) => w.name === "window_plot");
+      await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 50)));
+      const fc = fusion.embodyFusionCanvas;
+      if (fc) {
+        const d = fc.getContext("2d").getImageData(0, 0, fc.width, fc.height - 30).data;
+        let lit = 0;
+        for (let i = 0; i < d.length; i += 4) if (d[i + 2] > 120 && d[i + 2] > d[i] + 40) lit++;
+        out.fusion_drawn_pixels = lit; // at window 0 (the model default) the windows must be drawn
+        out.fusion_png = fc.toDataURL("image/png");
+      }
     }
     g.clear();
     return out;
   });
+  if (report.checks.widgets.fusion_png) {
+    fs.writeFileSync(path.join(outDir, "fusion_widget.png"), Buffer.from(report.checks.widgets.fusion_png.split(",")[1], "base64"));
+    delete report.checks.widgets.fusion_png;
+  }
 
   for (const file of workflows) {
     const name = path.basename(file).replace(/_api\.json$/, "");
@@ -133,9 +146,42 @@ try {
         if (px[i + 2] > px[i] + 80) line++; // the score polyline (light blue)
         if (px[i] > 150 && px[i + 1] < 90 && px[i + 2] < 90) threshold++; // the red threshold line
       }
+      // The pose scrubber on the extract node: the skeleton drawn from the keypoints Python sent.
+      const extract = window.app.graph._nodes.find((n) => n.type === "EmbodyPoseExtract");
+      const poseCanvas = extract?.embodyPose?.canvas;
+      const countLit = (/** @type {HTMLCanvasElement} */ c) => {
+        const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+        let n = 0;
+        for (let i = 0; i < d.length; i += 4) if (d[i + 1] > 150 && d[i] < 120) n++; // green joints / blue bones
+        return n;
+      };
+      const pose = poseCanvas ? { frames: extract.embodyPose.state.pose?.frames ?? 0, lit: countLit(poseCanvas),
+                                  png: poseCanvas.toDataURL("image/png") } : { error: "no pose scrubber" };
+      // Widgets are not serialised: the saved workflow holds no preview data.
+      const saved = JSON.stringify(window.app.graph.serialize());
+      // (the widget names may appear as input slots of newer frontends; the data must not)
+      const exNode = JSON.parse(saved).nodes.find((n) => n.type === "EmbodyPoseExtract");
+      const serialised = /"kp":/.test(saved) || JSON.stringify(exNode?.widgets_values ?? []).length > 2000
+        ? { kp: /"kp":/.test(saved), values: exNode?.widgets_values, size: saved.length } : false;
+      // Reload the same workflow: the widgets find their last run in /history and draw it again.
+      await window.app.loadGraphData(JSON.parse(saved));
+      await new Promise((r) => setTimeout(r, 2500));
+      const again = window.app.graph._nodes.find((n) => n.type === "EmbodyPoseExtract");
+      const clarity2 = window.app.graph._nodes.find((n) => n.type === "EmbodyHandClarity");
+      let clarityAfter = 0;
+      if (clarity2?.embodyClarityCanvas) {
+        const d = clarity2.embodyClarityCanvas.getContext("2d").getImageData(0, 0, 320, 110).data;
+        for (let i = 0; i < d.length; i += 4) if (d[i + 2] > d[i] + 80) clarityAfter++;
+      }
+      const reload = { pose_frames: again?.embodyPose?.state?.pose?.frames ?? 0,
+                       pose_lit: again?.embodyPose ? countLit(again.embodyPose.canvas) : 0, clarity_line_pixels: clarityAfter };
       return { frames: message.embody_clarity?.length ?? 0, scores: message.embody_clarity, threshold: message.embody_clarity_threshold?.[0],
-               line_pixels: line, threshold_pixels: threshold, png: canvas.toDataURL("image/png") };
+               line_pixels: line, threshold_pixels: threshold, png: canvas.toDataURL("image/png"), pose, serialised, reload };
     }, api);
+    if (report.checks.executed.pose?.png) {
+      fs.writeFileSync(path.join(outDir, "pose_widget.png"), Buffer.from(report.checks.executed.pose.png.split(",")[1], "base64"));
+      delete report.checks.executed.pose.png;
+    }
     if (report.checks.executed.error) report.errors.push(report.checks.executed.error);
     if (report.checks.executed.png) {
       fs.writeFileSync(path.join(outDir, "clarity_widget.png"), Buffer.from(report.checks.executed.png.split(",")[1], "base64"));
