@@ -30,8 +30,10 @@ def test_every_example_is_shipped_with_a_thumbnail() -> None:
     names = {p.stem for p in WORKFLOWS}
     assert names == set(_example_graphs()), "run tests/browser/export_examples.sh after editing example_graphs.py"
     for p in WORKFLOWS:
-        thumb = p.with_suffix(".png")
+        # ComfyUI's templates dialog asks custom packs for <name>.jpg (mediaSubtype "jpg"), never .png.
+        thumb = p.with_suffix(".jpg")
         assert thumb.exists() and thumb.stat().st_size > 10_000, thumb
+        assert thumb.read_bytes()[:3] == b"\xff\xd8\xff", f"{thumb} is not a JPEG"
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.stem)
