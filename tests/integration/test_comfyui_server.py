@@ -120,6 +120,7 @@ EXAMPLE_SUBSTITUTES = {
 }
 EXAMPLE_OVERRIDES = {  # fewer steps and frames keep the CPU run short (precision "auto" picks fp32 on a CPU)
     "EmbodySampler": {"steps": 2}, "EmbodyAudioFeatures": {"fps": 5.0},
+    "PrimitiveFloat": {"value": 5.0},  # talking_body's one fps source
 }
 
 
@@ -136,7 +137,9 @@ def _example_graph(name: str) -> dict:
         for key, value in inputs.items():
             if isinstance(value, str) and value in EXAMPLE_SUBSTITUTES:
                 inputs[key] = EXAMPLE_SUBSTITUTES[value]
-        inputs.update(EXAMPLE_OVERRIDES.get(node["class_type"], {}))
+        # Never replace a link: a linked input (e.g. the fps every node takes from one source) stays linked.
+        inputs.update({k: v for k, v in EXAMPLE_OVERRIDES.get(node["class_type"], {}).items()
+                       if not isinstance(inputs.get(k), list)})
     return graph
 
 
