@@ -12,11 +12,15 @@ import { axisTicks, clarityPolylines, nodePassRate } from "./lib/clarity.js";
 import { efficientFrameCounts, resolveSchedule, scheduleProblem, windowRows } from "./lib/fusion.js";
 import { latestOutput } from "./lib/history.js";
 import { caption, decodePose, frameAtTime, frameLayout } from "./lib/pose.js";
+import { curvePoints, envelopeBars, laneLayout, timeStep } from "./lib/timeline.js";
+import { lossPolyline } from "./lib/training.js";
 
 const FUSION_WIDGETS = { length: "window", overlap: "overlap", weighting: "weighting", anchor: "anchor_reference", tail: "tail" };
 /** Nodes that output EMBODY_POSE and send a pose preview (models/pose/preview.py) as ui "embody_pose". */
 const POSE_NODES = new Set(["EmbodyPoseExtract", "EmbodyPoseAlign", "EmbodyPoseSmooth", "EmbodyAudioToMotion",
   "EmbodyRhythmMotion", "EmbodyKeypointsToPose", "EmbodyPoseLoad", "EmbodyPoseSave"]);
+/** Audio nodes that send a voice-and-motion timeline (models/audio/timeline.py) as ui "embody_timeline". */
+const TIMELINE_NODES = new Set(["EmbodyAudioFeatures", "EmbodyRhythmMotion", "EmbodyAudioToMotion"]);
 const BG = "#1b1b1b";
 
 /**
@@ -278,6 +282,89 @@ function drawFusion(node, canvas) {
   fitText(ctx, `e.g. ${frames} frames → ${rows.length} windows${note}`, 4, height - 4, width - 8);
 }
 
+// ---------------------------------------------------------------- voice and motion
+
+/** @param {HTMLCanvasElement} canvas @param {Record<string, any> | null} payload */
+function drawTimeline(canvas, payload) {
+  if (!payload) return drawPlaceholder(canvas, "run the graph to see the voice and the motion");
+  const ctx = canvas.getContext("2d");
+  if (!ctx) return;
+  const { width, height } = canvas;
+  const left = 4, plotW = width - 8, plotH = height - 16;
+  ctx.fillStyle = BG;
+  ctx.fillRect(0, 0, width, height);
+  const duration = Number(payload.duration_s) || 0;
+  // time grid shared by every lane
+  const step = timeStep(duration);
+  ctx.font = "9px sans-serif";
+  for (let t = 0; t <= duration + 1e-9; t += step) {
+    const x = left + (duration > 0 ? (t / duration) * plotW : 0);
+    ctx.strokeStyle = "#2c2c2c";
+    ctx.beginPath();
+    ctx.moveTo(x, 0);
+    ctx.lineTo(x, plotH);
+    ctx.stroke();
+    ctx.fillStyle = "#888";
+    ctx.fillText(`${Number(t.toFixed(1))}s`, Math.min(x + 2, width - 22), height - 3);
+  }
+  for (const lane of laneLayout(payload, plotH)) {
+    ctx.strokeStyle = lane.color;
+    ctx.fillStyle = lane.color;
+    ctx.lineWidth = 1;
+    if (lane.key === "wave") {
+      for (const b of envelopeBars(payload.wave, left, plotW, lane.top, lane.height)) ctx.fillRect(b.x, b.y1, 1, Math.max(1, b.y2 - b.y1));
+    } else {
+      ctx.beginPath();
+      curvePoints(payload[lane.key], left, plotW, lane.top, lane.height).forEach(([x, y], i) => (i ? ctx.lineTo(x, y) : ctx.moveTo(x, y)));
+      ctx.stroke();
+    }
+    ctx.fillStyle = "#ddd";
+    ctx.font = "9px sans-serif";
+    ctx.fillText(lane.label, left + 2, lane.top + 9);
+  }
+  ctx.fillStyle = "#aaa";
+  ctx.font = "9px sans-serif";
+  ctx.textAlign = "right";
+  ctx.fillText(`${duration.toFixed(1)} s at ${Number(payload.fps)} fps`, width - 4, height - 3);
+  ctx.textAlign = "left";
+}
+
+// ---------------------------------------------------------------- training
+
+/** @param {HTMLCanvasElement} canvas @param {Record<string, any> | null} p */
+function drawTraining(canvas, p) {
+  if (!p) return drawPlaceholder(canvas, "run the graph to see the loss as it trains");
+  const ctx = canvas.getContext("2d");
+  if (!ctx) return;
+  const { width, height } = canvas;
+  const plotH = height - 18;
+  ctx.fillStyle = BG;
+  ctx.fillRect(0, 0, width, height);
+  const { points, low, high } = lossPolyline(p.curve ?? [], Number(p.total) || 1, width - 8, plotH - 8);
+  ctx.strokeStyle = "#4fc3f7";
+  ctx.lineWidth = 1.5;
+  ctx.beginPath();
+  points.forEach(([x, y], i) => (i ? ctx.lineTo(4 + x, 4 + y) : ctx.moveTo(4 + x, 4 + y)));
+  ctx.stroke();
+  ctx.fillStyle = "#999";
+  ctx.font = "9px sans-serif";
+  if (Number.isFinite(high)) {
+    ctx.fillText(`${high.toPrecision(2)}`, 4, 12);
+    ctx.fillText(`${low.toPrecision(2)} (log scale)`, 4, plotH - 2);
+  }
+  ctx.fillStyle = "#ddd";
+  fitText(ctx, String(p.text ?? ""), 4, height - 4, width - 8);
+}
+
+/** Live training messages (sent by the trainer node while it runs) go to that node's loss plot. */
+function listenForTraining() {
+  api.addEventListener("embody.training", (/** @type {any} */ event) => {
+    const detail = event?.detail;
+    const node = detail && app.graph?.getNodeById?.(Number(detail.node) || detail.node);
+    if (node?.embodyTrainingCanvas) drawTraining(node.embodyTrainingCanvas, detail);
+  });
+}
+
 // ---------------------------------------------------------------- restore after reload
 
 /** @type {Promise<Record<string, any>> | null} */
@@ -299,6 +386,9 @@ async function restoreFromHistory(/** @type {any} */ node, /** @type {string} */
 
 app.registerExtension({
   name: "embody.widgets",
+  setup() {
+    listenForTraining();
+  },
   async beforeRegisterNodeDef(nodeType, nodeData) {
     const name = nodeData?.name;
     if (POSE_NODES.has(name)) {
@@ -308,6 +398,34 @@ app.registerExtension({
         if (payload && this.embodyPose) this.embodyPose.show(payload);
       });
       chainCallback(nodeType.prototype, "onConfigure", function () { restoreFromHistory(this, "embody_pose"); });
+    }
+    if (TIMELINE_NODES.has(name)) {
+      chainCallback(nodeType.prototype, "onNodeCreated", function () {
+        const canvas = makeCanvas(130);
+        addFixedWidget(this, "voice_and_motion", canvas, 130);
+        this.embodyTimelineCanvas = canvas;
+        drawTimeline(canvas, null);
+      });
+      chainCallback(nodeType.prototype, "onExecuted", function (message) {
+        const payload = message?.embody_timeline?.[0];
+        if (payload && this.embodyTimelineCanvas) drawTimeline(this.embodyTimelineCanvas, payload);
+      });
+      if (!POSE_NODES.has(name)) {
+        chainCallback(nodeType.prototype, "onConfigure", function () { restoreFromHistory(this, "embody_timeline"); });
+      }
+    }
+    if (name === "EmbodyTrainMotionModel") {
+      chainCallback(nodeType.prototype, "onNodeCreated", function () {
+        const canvas = makeCanvas(110);
+        addFixedWidget(this, "loss_plot", canvas, 110);
+        this.embodyTrainingCanvas = canvas;
+        drawTraining(canvas, null);
+      });
+      chainCallback(nodeType.prototype, "onExecuted", function (message) {
+        const payload = message?.embody_training?.[0];
+        if (payload && this.embodyTrainingCanvas) drawTraining(this.embodyTrainingCanvas, payload);
+      });
+      chainCallback(nodeType.prototype, "onConfigure", function () { restoreFromHistory(this, "embody_training"); });
     }
     if (name === "EmbodyHandClarity") {
       chainCallback(nodeType.prototype, "onNodeCreated", function () {
