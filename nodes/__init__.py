@@ -17,6 +17,7 @@ FEATURE_MODULES = (
     "motion",
     "video",
     "fusion",
+    "sampler",
 )
 
 

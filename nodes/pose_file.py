@@ -5,10 +5,15 @@ from __future__ import annotations
 import logging
 import os
 
-import folder_paths
-
 from ..models.io.pose_file import EXTENSION, load_pose_file, safe_file, save_pose_file
 from ._api import CATEGORY, EmbodyPose, io, pose_ui
+
+
+def _folders() -> tuple[str, str]:
+    """ComfyUI's (input, output) folders."""
+    import folder_paths
+
+    return folder_paths.get_input_directory(), folder_paths.get_output_directory()
 
 logger = logging.getLogger(__name__)
 
@@ -18,7 +23,8 @@ OUTPUT_TAG = " [output]"
 def _pose_files() -> list[str]:
     """Pose files in input/ (plain names) and output/ (names ending in ' [output]'), sub-folders included."""
     names: list[str] = []
-    for base, tag in ((folder_paths.get_input_directory(), ""), (folder_paths.get_output_directory(), OUTPUT_TAG)):
+    input_dir, output_dir = _folders()
+    for base, tag in ((input_dir, ""), (output_dir, OUTPUT_TAG)):
         if not os.path.isdir(base):
             continue
         for root, _dirs, files in os.walk(base, followlinks=False):
@@ -31,8 +37,8 @@ def _pose_files() -> list[str]:
 
 def _resolve(name: str) -> str:
     if name.endswith(OUTPUT_TAG):
-        return str(safe_file(folder_paths.get_output_directory(), name[: -len(OUTPUT_TAG)]))
-    return str(safe_file(folder_paths.get_input_directory(), name))
+        return str(safe_file(_folders()[1], name[: -len(OUTPUT_TAG)]))
+    return str(safe_file(_folders()[0], name))
 
 
 class EmbodyPoseSave(io.ComfyNode):
@@ -59,7 +65,7 @@ class EmbodyPoseSave(io.ComfyNode):
 
     @classmethod
     def execute(cls, pose, filename) -> io.NodeOutput:
-        base = folder_paths.get_output_directory()
+        base = _folders()[1]
         path = save_pose_file(pose, safe_file(base, filename))
         rel = os.path.relpath(path, base).replace(os.sep, "/")
         logger.info("Embody: saved %d pose frames to %s", pose.num_frames, path)

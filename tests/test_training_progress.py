@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from models.audio.progress import TrainingProgress, format_seconds
+from models.audio.learned.progress import TrainingProgress, format_seconds
 
 
 class Clock:
