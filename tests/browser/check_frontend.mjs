@@ -70,9 +70,40 @@ try {
         out.fusion_png = fc.toDataURL("image/png");
       }
     }
+    // Voice-and-motion and loss widgets, fed the payload shapes the Python nodes send (models/audio/timeline.py,
+    // models/audio/learned/progress.py), so their drawing is checked without a long run.
+    const n = 200, wave = [], loud = [], onset = [], mouth = [], hands = [];
+    for (let i = 0; i < n; i++) {
+      const env = 0.5 + 0.5 * Math.sin(i / 9);
+      wave.push([-0.8 * env, 0.8 * env]); loud.push(env); onset.push(i % 25 === 0 ? 1 : 0.1);
+      mouth.push(env * 0.9); hands.push(i % 25 < 6 ? 0.8 : 0.1);
+    }
+    const audioNode = window.LiteGraph.createNode("EmbodyRhythmMotion");
+    const trainNode = window.LiteGraph.createNode("EmbodyTrainMotionModel");
+    const lit = (c) => { const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data; let k = 0;
+      for (let i = 0; i < d.length; i += 4) if (d[i] + d[i + 1] + d[i + 2] > 200) k++; return k; };
+    if (audioNode?.embodyTimelineCanvas) {
+      g.add(audioNode);
+      audioNode.onExecuted({ embody_timeline: [{ v: 1, duration_s: 8, fps: 25, wave, loudness: loud, onset, mouth, hands }] });
+      out.timeline_drawn_pixels = lit(audioNode.embodyTimelineCanvas);
+      out.timeline_png = audioNode.embodyTimelineCanvas.toDataURL("image/png");
+    }
+    if (trainNode?.embodyTrainingCanvas) {
+      g.add(trainNode);
+      const curve = Array.from({ length: 60 }, (_, i) => [(i + 1) * 10, 1.2 * Math.exp(-i / 15) + 0.05]);
+      trainNode.onExecuted({ embody_training: [{ step: 600, total: 2000, loss: 0.07, text: "step 600 of 2000 · loss 0.07 · 4 min 40 s left", curve }] });
+      out.training_drawn_pixels = lit(trainNode.embodyTrainingCanvas);
+      out.training_png = trainNode.embodyTrainingCanvas.toDataURL("image/png");
+    }
     g.clear();
     return out;
   });
+  for (const key of ["timeline", "training"]) {
+    if (report.checks.widgets[`${key}_png`]) {
+      fs.writeFileSync(path.join(outDir, `${key}_widget.png`), Buffer.from(report.checks.widgets[`${key}_png`].split(",")[1], "base64"));
+      delete report.checks.widgets[`${key}_png`];
+    }
+  }
   if (report.checks.widgets.fusion_png) {
     fs.writeFileSync(path.join(outDir, "fusion_widget.png"), Buffer.from(report.checks.widgets.fusion_png.split(",")[1], "base64"));
     delete report.checks.widgets.fusion_png;
@@ -219,8 +250,13 @@ try {
         ? { kp: /"kp":/.test(saved), values: exNode?.widgets_values, size: saved.length } : false;
       // Reload the same workflow: the widgets find their last run in /history and draw it again.
       await window.app.loadGraphData(JSON.parse(saved));
-      await new Promise((r) => setTimeout(r, 2500));
-      const again = window.app.graph._nodes.find((n) => n.type === "EmbodyPoseExtract");
+      let again = null;
+      for (let t0 = Date.now(); Date.now() - t0 < 30000;) { // /history answers slowly on a busy machine
+        await new Promise((r) => setTimeout(r, 500));
+        again = window.app.graph._nodes.find((n) => n.type === "EmbodyPoseExtract");
+        if (again?.embodyPose?.state?.pose) break;
+      }
+      await new Promise((r) => setTimeout(r, 500));
       const clarity2 = window.app.graph._nodes.find((n) => n.type === "EmbodyHandClarity");
       let clarityAfter = 0;
       if (clarity2?.embodyClarityCanvas) {

@@ -72,6 +72,8 @@ def test_frontend_loads_draws_and_opens_every_example(tmp_path: Path) -> None:
     assert executed["reload"]["clarity_line_pixels"] > 0, executed["reload"]
     # The fusion diagram at window 0 (the model default) draws the default windows.
     assert widgets["fusion_drawn_pixels"] > 500, widgets
+    # The voice-and-motion lanes and the live loss plot draw what the nodes send.
+    assert widgets["timeline_drawn_pixels"] > 500 and widgets["training_drawn_pixels"] > 100, widgets
     shots = Path(os.environ.get("EMBODY_SCREENSHOTS", PACK_DIR / "tests" / "browser" / "screenshots"))
     shots.mkdir(parents=True, exist_ok=True)
     for png in out.glob("*.png"):
