@@ -37,8 +37,8 @@ def _pose_files() -> list[str]:
 
 def _resolve(name: str) -> str:
     if name.endswith(OUTPUT_TAG):
-        return str(safe_file(_folders()[1], name[: -len(OUTPUT_TAG)]))
-    return str(safe_file(_folders()[0], name))
+        return str(safe_file(_folders()[1], name[: -len(OUTPUT_TAG)], input_name="file"))
+    return str(safe_file(_folders()[0], name, input_name="file"))
 
 
 class EmbodyPoseSave(io.ComfyNode):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.video.fusion import FusionOptions, FusionSchedule, window_indices, window_weights
+from models.video.fusion import FusionSchedule, window_indices, window_weights
 
 FIXTURE = Path(__file__).parent / "data" / "fusion_parity.json"
 # Widget values (window 0 / overlap -1 = the model default) -> the schedule the sampler resolves them to.
@@ -60,7 +60,7 @@ def test_fixture_matches_the_python_fusion() -> None:
 def compute_options() -> list[dict]:
     out = []
     for window, overlap, version in OPTION_CASES:
-        sch = FusionOptions(window=window, overlap=overlap, anchor_reference=False).schedule(version)
+        sch = FusionSchedule(window=window, overlap=overlap, anchor_reference=False).resolved(version)
         out.append({"window": window, "overlap": overlap, "version": version,
                     "resolved": {"window": sch.window, "overlap": sch.overlap}})
     return out

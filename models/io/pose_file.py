@@ -32,6 +32,7 @@ import numpy as np
 
 from ..pose.layout import NUM_KEYPOINTS
 from ..pose.types import PoseSequence
+from .safe_paths import resolve_inside
 
 logger = logging.getLogger(__name__)
 
@@ -40,26 +41,13 @@ VERSION = 1
 EXTENSION = ".npz"
 
 
-def safe_file(folder: str | Path, name: str, *, extension: str = EXTENSION) -> Path:
-    """``folder/name`` (``extension`` added when missing), refusing any name that would leave ``folder``.
-
-    Sub-folders inside ``folder`` are allowed; absolute paths, ``..`` and links that point outside are not.
-    """
-    name = str(name).strip()
-    if not name:
-        raise ValueError("the file name is empty; type a name such as 'my_dance'")
-    if "\x00" in name:
-        raise ValueError(f"the file name {name!r} contains a NUL character; use a plain name")
-    if os.path.isabs(name) or name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
-        raise ValueError(f"the file name {name!r} is an absolute path; give a name inside the folder, "
-                         f"such as 'poses/my_dance'")
-    if not name.lower().endswith(extension):
-        name += extension
-    root = Path(folder).resolve()
-    path = (root / name).resolve()
-    if path != root and root not in path.parents:
-        raise ValueError(f"the file name {name!r} leaves its folder {root}; use a name without '..'")
-    return path
+def safe_file(folder: str | Path, name: str, *, extension: str = EXTENSION, input_name: str = "filename") -> Path:
+    """``folder/name`` (``extension`` added when missing), refusing any name that would leave ``folder``
+    (models/io/safe_paths.py: absolute paths, ``..`` and links pointing outside are refused, sub-folders allowed)."""
+    text = str(name).strip()
+    if text and not text.lower().endswith(extension):
+        text += extension
+    return resolve_inside(folder, text, input_name=input_name)
 
 
 def _meta_json(meta: dict[str, Any]) -> str:

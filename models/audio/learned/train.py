@@ -19,6 +19,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from ...io.safe_paths import resolve_inside
+from ...io.weight_file import check_weight_file
 from .dataset import MotionDataset
 from .diffusion import diffusion_loss
 from .model_file import save_motion_model
@@ -57,6 +59,23 @@ def side_paths(out_path: str) -> dict[str, str]:
     return {"state": f"{stem}.state.safetensors", "log": f"{stem}.loss.json", "png": f"{stem}.loss.png"}
 
 
+def checked_paths(out_path: str, root: str | None, input_name: str = "output_name") -> tuple[str, dict[str, str]]:
+    """The model path and its side files; with ``root``, each (and its .tmp) must resolve inside ``root``.
+
+    out_path is then taken relative to root (an absolute out_path must already lie in it). A side file that is a
+    symbolic link out of the folder is refused too, so a resumed run cannot be made to read or write elsewhere.
+    """
+    if root is None:
+        return out_path, side_paths(out_path)
+    rel = os.path.relpath(out_path, root) if os.path.isabs(out_path) else out_path
+    model = str(resolve_inside(root, rel, input_name=input_name))
+    sides = side_paths(model)
+    for path in (model, *sides.values()):
+        for candidate in (path, f"{path}.tmp"):
+            resolve_inside(root, os.path.relpath(candidate, os.path.realpath(root)), input_name=input_name)
+    return model, sides
+
+
 def _save_state(path: str, model: MotionTransformer, optimizer: torch.optim.Optimizer, step: int) -> None:
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     opt = optimizer.state_dict()
@@ -69,6 +88,7 @@ def _save_state(path: str, model: MotionTransformer, optimizer: torch.optim.Opti
 
 
 def _load_state(path: str, model: MotionTransformer, optimizer: torch.optim.Optimizer) -> int:
+    check_weight_file(path, "an Embody training state; delete it to start over")
     try:
         with safe_open(path, framework="pt") as f:
             meta = f.metadata() or {}
@@ -120,8 +140,12 @@ def train_motion_model(
     resume: bool = True,
     progress: Callable[[int, int, dict], None] | None = None,
     check_interrupt: Callable[[], None] | None = None,
+    root: str | None = None,
 ) -> TrainResult:
     """Train (or resume) and save the model to ``out_path``.
+
+    root: when set (the node passes models/embody/motion), out_path and every side file must resolve inside it
+    (see models.io.safe_paths); a ValueError naming output_name is raised before any work otherwise.
 
     model_config: its feature_dim / feature_names / fps are taken from the dataset. progress(step, total, log) is
     called every log_every steps; check_interrupt() is called every step and may raise to stop (a checkpoint is
@@ -129,12 +153,14 @@ def train_motion_model(
     Autograd is switched on here whatever the caller's mode: ComfyUI runs every node under torch.inference_mode().
     """
     with torch.inference_mode(False), torch.enable_grad():
-        return _train(dataset, out_path, model_config, train_config, resume, progress, check_interrupt)
+        out_path, paths = checked_paths(out_path, root)
+        return _train(dataset, out_path, paths, model_config, train_config, resume, progress, check_interrupt)
 
 
 def _train(
     dataset: MotionDataset,
     out_path: str,
+    paths: dict[str, str],
     model_config: MotionModelConfig | None,
     train_config: TrainConfig | None,
     resume: bool,
@@ -149,8 +175,8 @@ def _train(
         **{**asdict(base), "feature_dim": dataset.feature_dim, "feature_names": list(dataset.feature_names),
            "fps": dataset.fps}
     )
-    paths = side_paths(out_path)
     accelerator = Accelerator(cpu=tc.cpu)
+    os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)  # "people/anna" -> its sub-folder
     torch.manual_seed(tc.seed)
     model = MotionTransformer(config)
     model.motion_std.copy_(torch.from_numpy(dataset.motion_std()))

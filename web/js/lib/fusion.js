@@ -122,7 +122,7 @@ export function windowRows(numFrames, schedule) {
 export const DEFAULT_WINDOWS = { "1.1": [72, 6], "1.0": [16, 4] };
 
 /**
- * The concrete window and overlap the sampler uses for the node's widget values (as FusionOptions.schedule):
+ * The concrete window and overlap the sampler uses for the node's widget values (as FusionSchedule.resolved):
  * window 0 = the model's default, overlap -1 = the default overlap (clamped to fit a custom window).
  * @param {number} window @param {number} overlap @param {string} [version]
  * @returns {{window: number, overlap: number, defaulted: boolean}}
