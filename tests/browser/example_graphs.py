@@ -102,10 +102,10 @@ def talking_body() -> dict:
         "8": node("SaveVideo", "Save Video", video=["7", 0], filename_prefix="embody/talking_body", format="mp4",
                   **{"format.codec": "auto"}),
         # Live without any weights: the reference photo itself moved into the talking motion (pose warp).
-        "20": node("EmbodyPoseWarp", "Pose Warp: the photo speaking (no weights)", reference_image=["1", 0],
+        "23": node("EmbodyPoseWarp", "Pose Warp: the photo speaking (no weights)", reference_image=["1", 0],
                    reference_pose=["2", 0], driving_pose=["5", 0], person=0, refine_region=True, mesh_spacing=10),
-        "21": node("CreateVideo", "Talking photo with the speech", images=["20", 0], fps=25.0, audio=["3", 0]),
-        "22": node("SaveVideo", "Save the talking photo", video=["21", 0], filename_prefix="embody/talking_photo",
+        "24": node("CreateVideo", "Talking photo with the speech", images=["23", 0], fps=["20", 0], audio=["3", 0]),
+        "25": node("SaveVideo", "Save the talking photo", video=["24", 0], filename_prefix="embody/talking_photo",
                    format="mp4", **{"format.codec": "auto"}),
         # Muted until you have trained a model (Train Motion Model node or python -m scripts.train_motion).
         "9": node("EmbodyMotionModelLoader", "Optional: your trained motion model", model_name="my_motion.safetensors"),
@@ -248,6 +248,7 @@ STAGES = {
                       "3 · MimicMotion": ["9", "10", "11"], "4 · Video": ["12", "13", "14"]},
     "talking_body": {"1 · Reference picture": ["1", "2"], "2 · Speech": ["3", "20", "4"],
                      "3 · Motion (procedural)": ["5", "6"], "4 · Pose video with sound": ["7", "8"],
+                     "5 · The photo speaking (pose warp, no weights)": ["23", "24", "25"],
                      "Optional (muted): learned motion": ["9", "10", "11", "12", "13"],
                      "Optional (muted): talking person with MimicMotion": ["14", "15", "16", "17", "18", "19"]},
     "pose_and_hand_clarity": {"1 · Video": ["1", "2"], "2 · Pose": ["3", "4", "6", "7"], "3 · Hands": ["5", "8"],
