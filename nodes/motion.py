@@ -16,6 +16,7 @@ from ..models.audio.learned.model_file import load_motion_model
 from ..models.audio.learned.motion_model import MotionModelConfig
 from ..models.audio.learned.train import TrainConfig, checked_paths, train_motion_model
 from ..models.io.safe_paths import resolve_inside
+from ..models.pose.layout import CONFIDENCE_GATE
 from ._api import CATEGORY, EmbodyAudioFeatures, EmbodyMotionModel, EmbodyPose, io
 from .paths import list_files, register_model_folders, resolve
 
@@ -139,7 +140,7 @@ class EmbodyTrainMotionModel(io.ComfyNode):
                 io.Int.Input("overlap", default=25, min=0, max=1023, tooltip="Frames a window inherits (outpainting)."),
                 io.Int.Input("d_model", default=128, min=32, max=2048, step=32, tooltip="Transformer width."),
                 io.Int.Input("layers", default=4, min=1, max=24, tooltip="Transformer layers (VLOGGER: 4)."),
-                io.Float.Input("min_body_confidence", default=0.3, min=0.0, max=1.0,
+                io.Float.Input("min_body_confidence", default=CONFIDENCE_GATE, min=0.0, max=1.0,
                                tooltip="Drop frames whose mean body keypoint confidence is lower."),
                 io.Float.Input("min_hand_clarity", default=0.0, min=0.0, max=1000.0,
                                tooltip="Drop frames with a blurrier visible hand (0 = keep all)."),

@@ -12,6 +12,7 @@ import torch
 from ..models.pose.align import FALLBACKS, MODES, align_poses
 from ..models.pose.body_movement import fixed_box, movement_box, movement_map
 from ..models.pose.keypoint_json import keypoints_to_pose, pose_to_keypoints
+from ..models.pose.layout import CONFIDENCE_GATE
 from ..models.pose.render import STYLES, confidence_mask, render_pose
 from ..models.pose.smooth import one_euro_smooth
 from ..models.pose.types import MAX_CANVAS_SIDE
@@ -129,7 +130,7 @@ class EmbodyPoseSmooth(io.ComfyNode):
                                "lag on fast moves."),
                 io.Float.Input("d_cutoff", default=1.0, min=0.01, max=30.0, step=0.01,
                                tooltip="Smoothing of the speed estimate, in Hz."),
-                io.Float.Input("hold_below", default=0.3, min=0.0, max=1.0, step=0.01,
+                io.Float.Input("hold_below", default=CONFIDENCE_GATE, min=0.0, max=1.0, step=0.01,
                                tooltip="Points less confident than this keep their last position."),
                 io.Float.Input("full_above", default=0.8, min=0.0, max=1.0, step=0.01,
                                tooltip="Points at least this confident are filtered normally; between the two "

@@ -14,10 +14,9 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from .layout import FACE, HAND_EDGES, LEFT_HAND, OPENPOSE_LIMBS, RIGHT_HAND
+from .layout import CONFIDENCE_GATE, FACE, HAND_EDGES, LEFT_HAND, OPENPOSE_LIMBS, RIGHT_HAND
 from .render_controlnet import render_frame_controlnet
 from .render_mimicmotion import (
-    BODY_GATE,
     official_super_resolution_size,
     render_frame_mimicmotion,
     super_resolution_size,
@@ -108,10 +107,10 @@ def _mask_items(people: np.ndarray, width: int, height: int, body: bool, hands: 
         if body:
             b18 = openpose18_float64(person)
             for a, b in OPENPOSE_LIMBS:
-                if b18[a, 2] >= BODY_GATE and b18[b, 2] >= BODY_GATE:
+                if b18[a, 2] >= CONFIDENCE_GATE and b18[b, 2] >= CONFIDENCE_GATE:
                     items.append((b18[a, 2] * b18[b, 2], "line", (px(b18[a]), px(b18[b]))))
             for p in b18:
-                if p[2] > BODY_GATE:
+                if p[2] > CONFIDENCE_GATE:
                     items.append((p[2], "dot", px(p)))
         if hands:
             for hand in (person[LEFT_HAND], person[RIGHT_HAND]):

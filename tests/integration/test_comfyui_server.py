@@ -309,3 +309,49 @@ def test_decode_names_a_wrong_latent(server: ComfyServer) -> None:
     }
     text = _errors(server.run_prompt(prompt))
     assert "16-channel latent" in text and "Embody Sampler" in text, text
+
+
+def _embody_half(graph: dict) -> dict:
+    """The part of a Wan-Animate example that needs no Wan weights: EmbodyWanAnimateInputs, everything it depends
+    on, and the previews of its outputs (plus its mask as an image)."""
+    start = [k for k, v in graph.items() if v["class_type"] == "EmbodyWanAnimateInputs"]
+    keep: set[str] = set()
+    todo = list(start)
+    while todo:
+        nid = todo.pop()
+        if nid in keep:
+            continue
+        keep.add(nid)
+        todo.extend(v[0] for v in graph[nid]["inputs"].values() if isinstance(v, list) and len(v) == 2)
+    for nid, v in graph.items():
+        links = [x for x in v["inputs"].values() if isinstance(x, list) and len(x) == 2]
+        if v["class_type"] == "PreviewImage" and links and all(x[0] in keep for x in links):
+            keep.add(nid)
+    half = {k: graph[k] for k in keep}
+    half["900"] = {"class_type": "MaskToImage", "inputs": {"mask": [start[0], 2]}}
+    half["901"] = {"class_type": "PreviewImage", "inputs": {"images": ["900", 0]}}
+    return half
+
+
+@pytest.mark.parametrize("name", ["talking_body_wan_animate", "pose_transfer_wan_animate"])
+def test_wan_animate_example_embody_half_runs(server: ComfyServer, name: str) -> None:
+    graph = _embody_half(_example_graph(name))
+    assert not any(v["class_type"] in ("UNETLoader", "KSampler") for v in graph.values())
+    hist = server.run_prompt(graph)
+    status = hist.get("status", {})
+    errors = [m for m in status.get("messages", []) if m[0] == "execution_error"]
+    assert status.get("status_str") == "success", json.dumps(errors, indent=1)[:4000]
+    from PIL import Image
+
+    node = next(k for k, v in graph.items() if v["class_type"] == "EmbodyWanAnimateInputs")
+    temp = Path(os.environ["COMFYUI_DIR"]) / "temp"  # PreviewImage writes to ComfyUI's temp folder
+    sizes = {}
+    for key, v in graph.items():
+        if v["class_type"] == "PreviewImage" and key in hist["outputs"]:
+            img = hist["outputs"][key]["images"][0]
+            with Image.open(temp / img.get("subfolder", "") / img["filename"]) as im:
+                sizes[tuple(v["inputs"]["images"])] = im.size
+    assert sizes[(node, 0)] == (832, 480)  # pose video at the Wan size
+    assert sizes[("900", 0)] == (832, 480)  # person mask
+    if (node, 1) in sizes:
+        assert sizes[(node, 1)] == (512, 512)  # face crops
