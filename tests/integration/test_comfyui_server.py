@@ -237,7 +237,8 @@ def test_interrupting_a_training_run_keeps_a_checkpoint_and_the_server_recovers(
     status = hist[prompt_id]["status"]
     assert any(m[0] == "execution_interrupted" for m in status["messages"]), status
     saved = list((server.models / "embody" / "motion").glob("interrupted_run*"))
-    assert saved, "an interrupted training run must leave its last checkpoint behind"
+    interrupted = [m[1].get("node_type") for m in status["messages"] if m[0] == "execution_interrupted"]
+    assert saved, f"an interrupted training run must leave its last checkpoint behind (interrupted in {interrupted})"
     after = server.run_prompt(json.loads((PACK_DIR / "tests" / "workflows" / "pose_api.json").read_text()))
     assert after["status"]["status_str"] == "success"
 
