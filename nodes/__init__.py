@@ -15,6 +15,7 @@ FEATURE_MODULES = (
     "audio",
     "motion",
     "video",
+    "region",
     "fusion",
 )
 

@@ -54,3 +54,43 @@ def write_tiny_codebook(models_dir: str, unet: nn.Module, name: str = "tiny_code
     folder = os.path.join(models_dir, "embody", "codebook")
     os.makedirs(folder, exist_ok=True)
     return save_region_codebook(tiny_codebook(unet, seed, trained), os.path.join(folder, name + ".safetensors"))
+
+
+def fit_mask_heads(comps, codebook: RegionCodebook, reference: torch.Tensor, poses: torch.Tensor,
+                   targets: torch.Tensor, steps: int = 60, seed: int = 0, lr: float = 3e-2) -> list[float]:
+    """Train only the mask predictors to output ``targets`` [F, 1, h, w] (0/1 at the latent size), as the trainer's
+    mask supervision does, on single UNet calls at random noise levels; returns the loss per step.
+
+    Stands in for a trained codebook whose masks mean something, so confinement can be measured on the CPU.
+    """
+    import torch.nn.functional as F
+
+    from models.video.conditioning import encode_reference
+    from models.video.region import attach_region_codebook
+    from models.video.unet_hook import pose_residual
+
+    g = torch.Generator().manual_seed(seed)
+    cond = encode_reference(comps, reference, torch.Generator().manual_seed(seed), "cpu")
+    with torch.no_grad():
+        pose_feats = comps.pose_net(poses * 2.0 - 1.0)
+        clean = comps.vae.encode(poses * 2.0 - 1.0).latent_dist.mode() * comps.vae_scaling_factor
+    heads = [p for _, _, m in codebook.attention_modules() for p in m.mask_head.parameters()]
+    opt = torch.optim.Adam(heads, lr=lr)
+    losses = []
+    n = poses.shape[0]
+    for _ in range(steps):
+        sigma = float(torch.exp(torch.empty(1).uniform_(-1.0, 3.0, generator=g)))
+        noisy = clean + sigma * torch.randn(clean.shape, generator=g)
+        x = torch.cat([noisy / (sigma**2 + 1) ** 0.5, cond.image_latent.expand(n, -1, -1, -1)], 1)[None]
+        t = torch.tensor(0.25 * torch.log(torch.tensor(sigma)).item())
+        with attach_region_codebook(comps.unet, codebook) as handle, pose_residual(comps.unet, pose_feats):
+            comps.unet(x, t, encoder_hidden_states=cond.clip_embed, added_time_ids=cond.time_ids, return_dict=False)
+            loss = sum(F.binary_cross_entropy(m, F.interpolate(targets, size=m.shape[-2:], mode="area"))
+                       for per in handle.masks.values() for m in per.values())
+        opt.zero_grad()
+        assert isinstance(loss, torch.Tensor)
+        loss.backward()
+        opt.step()
+        losses.append(float(loss))
+    comps.unet.zero_grad(set_to_none=True)
+    return losses

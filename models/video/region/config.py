@@ -86,6 +86,8 @@ class RegionCodebookConfig:
         clarity: build the hand-clarity embedding (added to the time embedding).
         clarity_frequencies: Fourier features of log1p(clarity) fed to the clarity MLP.
         movement: build the body-movement-map encoder (residual on conv_in, like PoseNet).
+        clarity_high: the "high clarity" score the sampler uses by default (CyberHost sets a high value at
+            inference); the trainer records it from its data (e.g. a high percentile). 0 = none recorded.
         unet_block_out_channels: block_out_channels of the UNet it was built for (error messages, checks).
     """
 
@@ -105,6 +107,7 @@ class RegionCodebookConfig:
     clarity: bool = True
     clarity_frequencies: int = 16
     movement: bool = True
+    clarity_high: float = 0.0
     unet_block_out_channels: tuple[int, ...] = field(default=(320, 640, 1280, 1280))
 
     def __post_init__(self) -> None:
