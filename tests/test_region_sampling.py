@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 
 from models.video.fusion import FusionSchedule
 from models.video.region import RegionGuide, movement_maps_for_video, reference_identity, resolve_clarity
