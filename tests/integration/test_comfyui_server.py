@@ -132,6 +132,7 @@ EXAMPLE_SUBSTITUTES = {
     "MimicMotion_1-1.pth": "tiny_mimicmotion.pth", "[diffusers] stable-video-diffusion-img2vid-xt-1-1":
     "[diffusers] tiny-svd", "reference.png": "example.png", "dance.mp4": "driving.mp4",
     "my_motion.safetensors": "tiny_motion.safetensors",
+    "my_region_codebook.safetensors": "tiny_codebook_trained.safetensors",
 }
 EXAMPLE_OVERRIDES = {  # fewer steps and frames keep the CPU run short (precision "auto" picks fp32 on a CPU)
     "EmbodySampler": {"steps": 2}, "EmbodyAudioFeatures": {"fps": 5.0},
@@ -155,7 +156,7 @@ def _example_graph(name: str) -> dict:
     return graph
 
 
-@pytest.mark.parametrize("name", ["pose_and_hand_clarity", "talking_body", "pose_transfer"])
+@pytest.mark.parametrize("name", ["pose_and_hand_clarity", "talking_body", "pose_transfer", "talking_body_regions"])
 def test_shipped_example_runs(server: ComfyServer, name: str) -> None:
     hist = server.run_prompt(_example_graph(name))
     status = hist.get("status", {})
