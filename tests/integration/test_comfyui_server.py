@@ -156,7 +156,9 @@ def _example_graph(name: str) -> dict:
     return graph
 
 
-@pytest.mark.parametrize("name", ["pose_and_hand_clarity", "talking_body", "pose_transfer", "talking_body_regions"])
+# talking_body_regions runs in its API form (tests/workflows/talking_body_regions_api.json, reference at 128x128):
+# at the example's 512x512 the tiny UNet + codebook take over 10 minutes on a loaded 2-core CPU.
+@pytest.mark.parametrize("name", ["pose_and_hand_clarity", "talking_body", "pose_transfer"])
 def test_shipped_example_runs(server: ComfyServer, name: str) -> None:
     hist = server.run_prompt(_example_graph(name))
     status = hist.get("status", {})
