@@ -17,6 +17,9 @@ FEATURE_MODULES = (
     "video",
     "region",
     "fusion",
+    "sampler",
+    "context_windows",
+    "wan_animate",
 )
 
 

@@ -16,6 +16,7 @@ from .identity import IdentityCrops, encode_identity, face_box, reference_crops,
 from .sampling import (
     RegionCodebookModel,
     RegionGuide,
+    change_outside_share,
     movement_maps_for_video,
     reference_identity,
     reference_keypoints_of,
@@ -26,7 +27,8 @@ from .sampling import (
 __all__ = [
     "CROPS_PER_REGION", "HAND_KEYPOINTS", "REGIONS", "ClarityEmbedding", "IdentityCrops", "IdentityProjection",
     "MovementMapEncoder", "RegionAttention", "RegionCall", "RegionCodebook", "RegionCodebookConfig",
-    "RegionCodebookModel", "RegionGuide", "RegionHandle", "attach_region_codebook", "encode_identity", "face_box",
+    "RegionCodebookModel", "RegionGuide", "RegionHandle", "attach_region_codebook", "change_outside_share",
+    "encode_identity", "face_box",
     "gram_schmidt", "load_region_codebook", "movement_maps_for_video", "orthogonality_loss",
     "read_region_codebook_config", "reference_crops", "reference_identity", "reference_keypoints_of", "region_boxes",
     "resolve_clarity", "save_region_codebook", "stage_key", "stage_module", "unet_widths", "window_masks",

@@ -23,8 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...hands.clarity import BOX_SCALE, KEYPOINT_GATE, MIN_BOX_PX, MIN_HAND_POINTS, hand_box
-from ...pose.layout import FACE
+from ...hands.clarity import BOX_SCALE, MIN_BOX_PX, MIN_HAND_POINTS, hand_box
+from ...pose.layout import CONFIDENCE_GATE, FACE
 from .config import CROPS_PER_REGION
 
 Box = tuple[float, float, float]  # centre x, centre y, side (pixels)
@@ -41,7 +41,7 @@ class IdentityCrops:
 def face_box(points: np.ndarray) -> Box | None:
     """Square face box in pixels from keypoints [133, 3] (pixels), or None with fewer than 5 confident points."""
     pts = np.where(np.isfinite(points).all(axis=-1, keepdims=True), points, 0.0)[FACE]
-    good = pts[:, 2] >= KEYPOINT_GATE
+    good = pts[:, 2] >= CONFIDENCE_GATE
     if int(good.sum()) < MIN_HAND_POINTS:
         return None
     lo, hi = pts[good, :2].min(axis=0), pts[good, :2].max(axis=0)

@@ -129,3 +129,19 @@ def reference_keypoints_of(pose: Any) -> np.ndarray | None:
         raise ValueError("reference_keypoints must be an EMBODY_POSE with at least one frame and one person "
                          "(Embody Pose Extract on the reference image).")
     return np.asarray(kp[0, 0], dtype=np.float32)
+
+
+def change_outside_share(delta: torch.Tensor, masks: torch.Tensor, threshold: float = 0.5) -> tuple[float, float]:
+    """Where a latent change falls relative to predicted region masks.
+
+    Args:
+        delta: latents with the codebook minus latents without it, [F, C, h, w].
+        masks: predicted masks [F, 1, h, w] (``RegionGuide.masks`` or ``window_masks``), 0..1.
+        threshold: a pixel is inside a region where its mask exceeds this.
+    Returns:
+        (share of the squared change outside the masks, share of the area outside the masks), both 0..1.
+    """
+    energy = delta.float().pow(2).sum(1, keepdim=True)
+    outside = (masks.float() <= threshold).float()
+    total = float(energy.sum())
+    return (float((energy * outside).sum()) / total if total > 0 else 0.0), float(outside.mean())
