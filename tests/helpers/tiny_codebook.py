@@ -91,6 +91,6 @@ def fit_mask_heads(comps, codebook: RegionCodebook, reference: torch.Tensor, pos
         assert isinstance(loss, torch.Tensor)
         loss.backward()
         opt.step()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
     comps.unet.zero_grad(set_to_none=True)
     return losses
