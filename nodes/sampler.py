@@ -11,6 +11,7 @@ import torch
 from ..models.video.components import unet_memory_bytes, vae_encode_memory_bytes
 from ..models.video.conditioning import encode_reference, prepare_frames, resize_center_crop, to_nchw
 from ..models.video.fusion import FusionSchedule, window_indices
+from ..models.video.progress_text import sampler_text
 from ..models.video.region import (
     RegionGuide,
     movement_maps_for_video,
@@ -20,7 +21,7 @@ from ..models.video.region import (
 )
 from ..models.video.sampler import SamplerSettings, denoise
 from ..models.video.sigmas import SCHEDULES
-from ._api import CATEGORY, EmbodyFusion, EmbodyPose, EmbodyRegionCodebook, EmbodyVideoModel, io
+from ._api import CATEGORY, EmbodyFusion, EmbodyPose, EmbodyRegionCodebook, EmbodyVideoModel, io, progress_text
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +105,7 @@ class EmbodySampler(io.ComfyNode):
                                  "from the reference there. Without it, or with hands not visible, the codebook "
                                  "uses its learned stand-in for the missing crops."),
             ],
+            hidden=[io.Hidden.unique_id],
             outputs=[io.Latent.Output(display_name="latent", tooltip="Video latents [frames, 4, H/8, W/8] "
                                       "including the reference frame 0; decode with Embody Decode.")],
         )
@@ -139,9 +141,12 @@ class EmbodySampler(io.ComfyNode):
         pbar = comfy.utils.ProgressBar(total)
         state = {"done": 0}
 
+        node_id = cls.hidden.unique_id
+
         def progress(done: int, total_: int) -> None:
             state["done"] = done
             pbar.update_absolute(done, total_)
+            progress_text(node_id, sampler_text(done, steps, len(windows)), final=done >= total_)
 
         previewer = _previewer(mm.get_torch_device())
 
