@@ -16,6 +16,7 @@ FEATURE_MODULES = (
     "audio",
     "motion",
     "video",
+    "region",
     "fusion",
     "sampler",
     "context_windows",

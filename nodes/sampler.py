@@ -12,9 +12,16 @@ from ..models.video.components import unet_memory_bytes, vae_encode_memory_bytes
 from ..models.video.conditioning import encode_reference, prepare_frames, resize_center_crop, to_nchw
 from ..models.video.fusion import FusionSchedule, window_indices
 from ..models.video.progress_text import sampler_text
+from ..models.video.region import (
+    RegionGuide,
+    movement_maps_for_video,
+    reference_identity,
+    reference_keypoints_of,
+    resolve_clarity,
+)
 from ..models.video.sampler import SamplerSettings, denoise
 from ..models.video.sigmas import SCHEDULES
-from ._api import CATEGORY, EmbodyFusion, EmbodyVideoModel, io, progress_text
+from ._api import CATEGORY, EmbodyFusion, EmbodyPose, EmbodyRegionCodebook, EmbodyVideoModel, io, progress_text
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +90,20 @@ class EmbodySampler(io.ComfyNode):
                                "of the reference's CLIP embedding (1 = official)."),
                 io.Combo.Input("sigma_schedule", options=list(SCHEDULES), default="karras", tooltip="karras = "
                                "official (700 -> 0.002); ays = Align Your Steps for SVD, good at 10 steps."),
+                EmbodyRegionCodebook.Input("codebook", optional=True, tooltip="From Embody Region Codebook Loader: "
+                                           "hand and face region modules (CyberHost). No public codebook exists; "
+                                           "an untrained one changes nothing."),
+                io.Float.Input("hand_clarity", default=-1.0, min=-1.0, max=1000.0, step=0.5, optional=True,
+                               tooltip="Hand clarity asked of the codebook (Embody Hand Clarity units; higher = "
+                               "sharper hands, as CyberHost does at inference). -1 = the codebook's own high value, "
+                               "0 = off. Needs a codebook."),
+                io.Mask.Input("movement_map", optional=True, tooltip="Body movement map (Embody Body Movement "
+                              "Map): the box the chest should stay in, one per pose frame or one for all. Needs a "
+                              "codebook with a movement encoder."),
+                EmbodyPose.Input("reference_keypoints", optional=True, tooltip="The reference image's pose "
+                                 "(Embody Pose Extract on the reference): the codebook crops the face and hands "
+                                 "from the reference there. Without it, or with hands not visible, the codebook "
+                                 "uses its learned stand-in for the missing crops."),
             ],
             hidden=[io.Hidden.unique_id],
             outputs=[io.Latent.Output(display_name="latent", tooltip="Video latents [frames, 4, H/8, W/8] "
@@ -92,14 +113,24 @@ class EmbodySampler(io.ComfyNode):
     @classmethod
     def execute(cls, video_model, reference, poses, steps, seed, cfg_min, cfg_max, fps_condition, motion_bucket,
                 noise_aug, pose_strength, pose_start, pose_end, image_embed_strength, sigma_schedule,
-                reference_pose=None, fusion=None) -> io.NodeOutput:
+                reference_pose=None, fusion=None, codebook=None, hand_clarity=-1.0, movement_map=None,
+                reference_keypoints=None) -> io.NodeOutput:
         settings = SamplerSettings(
             steps=steps, seed=seed, cfg_min=cfg_min, cfg_max=cfg_max, fps_condition=fps_condition,
             motion_bucket=motion_bucket, noise_aug=noise_aug, pose_strength=pose_strength, pose_start=pose_start,
             pose_end=pose_end, image_embed_strength=image_embed_strength, schedule=sigma_schedule,
         )
         settings.validate()
-        ref, frames = prepare_frames(to_nchw(reference, "reference"), _pose_frames(poses, reference_pose))
+        original_ref = to_nchw(reference, "reference")
+        ref, frames = prepare_frames(original_ref, _pose_frames(poses, reference_pose))
+        if codebook is not None:
+            codebook.codebook.check_unet(video_model.components.unet, codebook.name)
+            maps = movement_maps_for_video(movement_map, frames.shape[0], tuple(frames.shape[-2:]),
+                                           reference_pose is not None)
+            ref_kp = reference_keypoints_of(reference_keypoints)
+        elif movement_map is not None or reference_keypoints is not None:
+            logger.warning("Embody Sampler: movement_map / reference_keypoints are used by a region codebook only; "
+                           "connect one to the codebook input, or they are ignored.")
         schedule = (fusion or FusionSchedule()).resolved(video_model.version).fitted(frames.shape[0])
         official = FusionSchedule().resolved(video_model.version).window
         if video_model.version == "1.1" and schedule.window != official and frames.shape[0] >= official:
@@ -129,12 +160,26 @@ class EmbodySampler(io.ComfyNode):
         device = video_model.prepare(["image_encoder", "vae"], vae_encode_memory_bytes(*ref.shape[-2:], dtype))
         cond = encode_reference(video_model.components, ref, generator, device, noise_aug, image_embed_strength,
                                 fps_condition, motion_bucket)
+        regions = None
+        if codebook is not None:
+            identity = reference_identity(video_model.components, codebook.codebook, original_ref, ref_kp, device)
+            regions = RegionGuide(codebook.codebook, identity, resolve_clarity(codebook.codebook, hand_clarity), maps,
+                                  codebook.strength, codebook.name)
         passes = 2 if settings.do_cfg and settings.batch_cfg else 1  # cond + uncond in one UNet call
         h, w = frames.shape[-2] // 8, frames.shape[-1] // 8
-        device = video_model.prepare(["unet"], unet_memory_bytes(max(map(len, windows)), h, w, dtype, batch=passes))
+        memory = unet_memory_bytes(max(map(len, windows)), h, w, dtype, batch=passes)
+        if codebook is not None and codebook.patcher is not None and video_model.patchers:
+            # The codebook is loaded (and later offloaded) together with the UNet by ComfyUI's model management.
+            mm.load_models_gpu([video_model.patchers["unet"], codebook.patcher], memory_required=memory,
+                               force_full_load=True)
+            device = video_model.device
+        else:
+            device = video_model.prepare(["unet"], memory)
+            if codebook is not None:
+                codebook.codebook.to(device)
         latents = denoise(video_model.components, cond, frames, schedule, settings, generator, device,
                           progress=progress, interrupt=mm.throw_exception_if_processing_interrupted,
-                          preview=preview if previewer is not None else None)
+                          preview=preview if previewer is not None else None, regions=regions)
         return io.NodeOutput({"samples": latents.to(mm.intermediate_device())})
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -20,11 +21,14 @@ from .components import VideoComponents
 from .conditioning import ReferenceConditioning, encode_reference
 from .frame_cfg import frame_cfg_scale
 from .fusion import FusionSchedule, frame_count_advice, initial_noise, window_indices, window_weights
+from .region.attach import RegionHandle, attach_region_codebook
+from .region.sampling import RegionGuide, window_masks
 from .scheduler_edm import EDMEulerScheduler
 from .unet_hook import pose_residual
 
 if TYPE_CHECKING:
     from .posenet import PoseNet
+    from .region.conditions import MovementMapEncoder
 
 logger = logging.getLogger(__name__)
 
@@ -84,11 +88,15 @@ def _check_finite(x: torch.Tensor, step: int, sigma: float) -> None:
 
 
 class _PoseFeatures:
-    """PoseNet outputs per frame: all computed once when they fit ``budget`` bytes, else per window on demand."""
+    """PoseNet outputs per frame: all computed once when they fit ``budget`` bytes, else per window on demand.
 
-    def __init__(self, pose_net: PoseNet, poses: torch.Tensor, dtype: torch.dtype,
-                 device: torch.device | str, budget: int, chunk: int) -> None:
+    ``encode`` replaces PoseNet's call (the region codebook's movement-map encoder reuses this cache)."""
+
+    def __init__(self, pose_net: PoseNet | MovementMapEncoder, poses: torch.Tensor, dtype: torch.dtype,
+                 device: torch.device | str, budget: int, chunk: int,
+                 encode: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
         self.pose_net, self.poses, self.dtype, self.device = pose_net, poses, dtype, device
+        self.encode = encode
         f, _, h, w = poses.shape
         nbytes = f * pose_net.out_channels * (h // 8) * (w // 8) * torch.finfo(dtype).bits // 8
         self.cache: torch.Tensor | None = None
@@ -100,6 +108,8 @@ class _PoseFeatures:
                         f, nbytes / 2**30)
 
     def _run(self, frames: torch.Tensor) -> torch.Tensor:
+        if self.encode is not None:
+            return self.encode(frames.to(self.device))
         return self.pose_net((frames * 2.0 - 1.0).to(device=self.device, dtype=self.dtype))
 
     def __getitem__(self, idx: list[int]) -> torch.Tensor:
@@ -109,33 +119,39 @@ class _PoseFeatures:
 class _UNetCaller:
     """One window's model output (v-prediction) for the uncond and cond passes."""
 
-    def __init__(self, comps: VideoComponents, cond: ReferenceConditioning, batch_cfg: bool) -> None:
+    def __init__(self, comps: VideoComponents, cond: ReferenceConditioning, batch_cfg: bool,
+                 region: RegionHandle | None = None) -> None:
         self.unet, self.dtype, self.batch_cfg = comps.unet, comps.dtype, batch_cfg
+        self.region = region  # an attached region codebook: gets each call's movement residual
         self.embed = cond.clip_embed
         self.image_latent = cond.image_latent  # [1, 4, h, w]; broadcast over window frames, never repeated over F
         self.time_ids = cond.time_ids.to(comps.dtype)
 
     def _call(self, x: torch.Tensor, t: torch.Tensor, embed: torch.Tensor, time_ids: torch.Tensor,
-              pose: torch.Tensor | None, strength: float) -> torch.Tensor:
+              pose: torch.Tensor | None, strength: float, movement: torch.Tensor | None = None) -> torch.Tensor:
+        if self.region is not None:
+            self.region.movement = movement
         with pose_residual(self.unet, pose, strength):
             return self.unet(x, t, encoder_hidden_states=embed, added_time_ids=time_ids, return_dict=False)[0]
 
     def __call__(self, x: torch.Tensor, t: torch.Tensor, pose: torch.Tensor | None, strength: float,
-                 do_cfg: bool) -> tuple[torch.Tensor | None, torch.Tensor]:
-        """x: scaled noisy latents [T, 4, h, w]; returns (v_uncond or None, v_cond), each [T, 4, h, w]."""
+                 do_cfg: bool, movement: torch.Tensor | None = None) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """x: scaled noisy latents [T, 4, h, w]; movement: the codebook's conv_in residual [T, C, h, w] or None
+        (conditional pass only, like the pose); returns (v_uncond or None, v_cond), each [T, 4, h, w]."""
         n = x.shape[0]
         x = x.to(self.dtype)
         ref = self.image_latent.expand(n, -1, -1, -1)
         x_cond = torch.cat([x, ref], dim=1)[None]  # [1, T, 8, h, w]
         if not do_cfg:
-            return None, self._call(x_cond, t, self.embed, self.time_ids, pose, strength)[0]
+            return None, self._call(x_cond, t, self.embed, self.time_ids, pose, strength, movement)[0]
         x_unc = torch.cat([x, torch.zeros_like(ref)], dim=1)[None]  # uncond: zero image latent, zero CLIP, no pose
         zero_embed = torch.zeros_like(self.embed)
         if self.batch_cfg:
             try:
                 pose2 = None if pose is None else torch.cat([torch.zeros_like(pose), pose])
+                move2 = None if movement is None else torch.cat([torch.zeros_like(movement), movement])
                 out = self._call(torch.cat([x_unc, x_cond]), t, torch.cat([zero_embed, self.embed]),
-                                 self.time_ids.repeat(2, 1), pose2, strength)
+                                 self.time_ids.repeat(2, 1), pose2, strength, move2)
                 return out[0], out[1]
             except torch.OutOfMemoryError:
                 logger.warning("Out of memory with cond and uncond batched; running them as two calls from now on.")
@@ -143,7 +159,7 @@ class _UNetCaller:
                 if torch.cuda.is_available():
                     torch.cuda.empty_cache()
         v_unc = self._call(x_unc, t, zero_embed, self.time_ids, None, strength)[0]
-        v_cond = self._call(x_cond, t, self.embed, self.time_ids, pose, strength)[0]
+        v_cond = self._call(x_cond, t, self.embed, self.time_ids, pose, strength, movement)[0]
         return v_unc, v_cond
 
 
@@ -159,8 +175,11 @@ def denoise(
     progress: Progress | None = None,
     interrupt: Interrupt | None = None,
     preview: Preview | None = None,
+    regions: RegionGuide | None = None,
 ) -> torch.Tensor:
     """Run the fused Euler sampler. poses: [F, 3, H, W] in 0..1 (frame 0 = the reference pose), H, W = 8x latent.
+
+    regions: a region codebook and its inputs (attached for the whole run; see models/video/region/sampling.py).
 
     Returns float32 latents [F, 4, H/8, W/8] on the CPU (unscaled: divide by the VAE scaling factor to decode).
     The generator is consumed after ``encode_reference`` (official order: noise-aug noise, then initial noise).
@@ -192,10 +211,22 @@ def denoise(
     total = settings.steps * len(windows)
     done = 0
     pose_feats = caller = acc_c = acc_u = cnt = v = v_u = x0 = x_in = pose = v_unc = v_cond = None
+    move_feats = mask_acc = None
+    hooks = ExitStack()  # the region codebook's hooks, removed in ``finally``
     try:
+        handle = None if regions is None else hooks.enter_context(attach_region_codebook(
+            components.unet, regions.codebook, record=regions.collect_masks, name=regions.name))
         pose_feats = _PoseFeatures(components.pose_net, poses, components.dtype, device, settings.pose_cache_bytes,
                                    chunk=fusion.window)
-        caller = _UNetCaller(components, cond, settings.batch_cfg)
+        if handle is not None:
+            assert regions is not None
+            handle.identity, handle.strength = regions.identity, regions.strength
+            handle.clarity = regions.hand_clarity
+            move_feats = _movement_features(regions, n, height, width, device, settings.pose_cache_bytes,
+                                            fusion.window)
+            if regions.collect_masks:
+                mask_acc = torch.zeros(n, 1, h, w, device=device)
+        caller = _UNetCaller(components, cond, settings.batch_cfg, handle)
         acc_c = torch.zeros_like(latents)
         acc_u = torch.zeros_like(latents) if do_cfg else None
         cnt = torch.zeros(n, 1, 1, 1, device=device)
@@ -211,7 +242,12 @@ def denoise(
                     interrupt()
                 x_in = scheduler.scale_model_input(latents[idx], step)
                 pose = pose_feats[idx] if use_pose else None
-                v_unc, v_cond = caller(x_in, t, pose, settings.pose_strength, do_cfg)
+                move = move_feats[idx] if move_feats is not None else None
+                v_unc, v_cond = caller(x_in, t, pose, settings.pose_strength, do_cfg, move)
+                if mask_acc is not None and handle is not None and step == settings.steps - 1:
+                    wmask = window_masks(handle, len(idx), (h, w))
+                    if wmask is not None:
+                        mask_acc[idx] += wt * wmask.to(device)
                 acc_c[idx] += wt * v_cond.float()
                 if acc_u is not None:
                     assert v_unc is not None  # do_cfg (acc_u exists): the caller ran the uncond pass
@@ -228,11 +264,33 @@ def denoise(
             _check_finite(latents, step, float(sigmas[step]))
             if preview is not None:
                 preview(step, x0.clone())  # the accumulator is zeroed by the next step
+        if mask_acc is not None and regions is not None and cnt is not None:
+            regions.masks = (mask_acc / cnt).cpu()
         return latents.cpu()
     finally:
+        hooks.close()
         # Drop the large buffers even when an interruption propagates (the traceback keeps this frame alive).
         pose_feats = caller = acc_c = acc_u = cnt = v = v_u = x0 = x_in = pose = v_unc = v_cond = None
+        move_feats = mask_acc = None
         del latents, weights, guidance
+
+
+def _movement_features(regions: RegionGuide, frames: int, height: int, width: int,
+                       device: torch.device | str, budget: int, chunk: int) -> _PoseFeatures | None:
+    """The movement maps' conv_in residuals per frame (cached like PoseNet's), or None without maps."""
+    maps = regions.movement_maps
+    if maps is None:
+        return None
+    encoder = regions.codebook.movement
+    if encoder is None:
+        raise ValueError(f"{regions.name} has no movement-map encoder (built without one); leave movement_map "
+                         "unconnected.")
+    maps = maps[:, None] if maps.ndim == 3 else maps
+    if maps.ndim != 4 or maps.shape[1] != 1 or tuple(maps.shape[-2:]) != (height, width) or maps.shape[0] != frames:
+        raise ValueError(f"movement maps {tuple(maps.shape)} must be one [1, {height}, {width}] map per video frame "
+                         f"({frames} frames, reference frame included).")
+    return _PoseFeatures(encoder, maps.float(), next(encoder.parameters()).dtype, device, budget, chunk,
+                         encode=encoder)
 
 
 def sample_video(
@@ -245,6 +303,7 @@ def sample_video(
     progress: Progress | None = None,
     interrupt: Interrupt | None = None,
     preview: Preview | None = None,
+    regions: RegionGuide | None = None,
 ) -> torch.Tensor:
     """Reference [1, 3, H, W] + poses [F, 3, H, W] (0..1, same size, multiples of 8; frame 0 = reference pose)
     -> latents float32 [F, 4, H/8, W/8]. One device for everything (scripts and tests; the node places modules)."""
@@ -254,5 +313,6 @@ def sample_video(
     generator = torch.Generator().manual_seed(int(settings.seed))
     cond = encode_reference(components, reference, generator, device, settings.noise_aug,
                             settings.image_embed_strength, settings.fps_condition, settings.motion_bucket)
-    return denoise(components, cond, poses, fusion, settings, generator, device, progress, interrupt, preview)
+    return denoise(components, cond, poses, fusion, settings, generator, device, progress, interrupt, preview,
+                   regions)
 

@@ -135,6 +135,39 @@ def talking_body() -> dict:
     return g
 
 
+def talking_body_regions() -> dict:
+    """Speech -> procedural motion -> pose -> MimicMotion with a region codebook (hands and face) and its conditions."""
+    return {
+        "1": node("LoadImage", "Reference image", image="reference.png"),
+        "2": node("EmbodyPoseExtract", "Reference pose (face and hand crops come from here)", image=["1", 0],
+                  **DWPOSE),
+        "3": node("LoadAudio", "Speech", audio="speech.wav"),
+        "4": node("EmbodyAudioFeatures", "Audio features at 25 fps", audio=["3", 0], fps=25.0),
+        "5": node("EmbodyRhythmMotion", "Rhythm Motion (procedural, no weights)", reference=["2", 0],
+                  features=["4", 0], seed=0, intensity=1.0, gesture_amount=1.0, nod_amount=1.0, box_enlarge=1.25,
+                  person=0),
+        "6": node("EmbodyPoseRender", "Pose guidance", pose=["5", 0], **RENDER),
+        "7": node("EmbodyPoseRender", "Reference pose guidance (frame 0)", pose=["2", 0], **RENDER),
+        "8": node("EmbodyBodyMovementMap", "Body movement map (chest box)", pose=["5", 0], mode="fixed size at chest",
+                  enlarge=1.25, fixed_width=0.3, fixed_height=0.2, person=0, width=0, height=0),
+        "9": node("EmbodyVideoModelLoader", "MimicMotion 1.1 + SVD xt 1.1", mimicmotion="MimicMotion_1-1.pth",
+                  svd_base="[diffusers] stable-video-diffusion-img2vid-xt-1-1", precision="auto", version="auto",
+                  pose_net="(inside the MimicMotion file)"),
+        "10": node("EmbodyRegionCodebookLoader", "Your trained region codebook (hands, face)",
+                   codebook="my_region_codebook.safetensors", precision="auto", strength=1.0),
+        "11": node("EmbodySampler", "Embody Sampler with the region codebook", video_model=["9", 0],
+                   reference=["1", 0], poses=["6", 0], reference_pose=["7", 0], steps=25, seed=42, cfg_min=2.0,
+                   cfg_max=2.0, fps_condition=6, motion_bucket=127, noise_aug=0.0, pose_strength=1.0,
+                   pose_start=0.0, pose_end=1.0, image_embed_strength=1.0, sigma_schedule="karras",
+                   codebook=["10", 0], hand_clarity=-1.0, movement_map=["8", 0], reference_keypoints=["2", 0]),
+        "12": node("EmbodyDecode", "Embody Decode", video_model=["9", 0], latent=["11", 0], chunk_size=8,
+                   decode_on_cpu=False, keep_reference_frame=False),
+        "13": node("CreateVideo", "Talking person with the speech", images=["12", 0], fps=25.0, audio=["3", 0]),
+        "14": node("SaveVideo", "Save Video", video=["13", 0], filename_prefix="embody/talking_body_regions",
+                   format="mp4", **{"format.codec": "auto"}),
+    }
+
+
 def pose_and_hands() -> dict:
     return {
         "1": node("LoadVideo", "Video", file="dance.mp4"),
@@ -256,7 +289,7 @@ STAGES = {
 }
 _GRAPHS = {"pose_transfer": pose_transfer, "talking_body": talking_body, "pose_and_hand_clarity": pose_and_hands,
            "talking_body_wan_animate": talking_body_wan_animate,
-           "pose_transfer_wan_animate": pose_transfer_wan_animate}
+           "pose_transfer_wan_animate": pose_transfer_wan_animate, "talking_body_regions": talking_body_regions}
 
 
 def _example(name: str):

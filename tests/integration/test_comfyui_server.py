@@ -49,6 +49,21 @@ def _write_models(server: ComfyServer) -> None:
     write_tiny_dwpose(server.models / "dwpose")
     write_tiny_mimicmotion(server.models)
     write_tiny_motion_model(server.models / "embody" / "motion")
+    _write_codebooks(server)
+
+
+def _write_codebooks(server: ComfyServer) -> None:
+    """Region codebooks for the tiny UNet: untrained, 'trained' (random output layers), and one for another UNet."""
+    from diffusers import UNetSpatioTemporalConditionModel
+
+    from tests.helpers.tiny_codebook import write_tiny_codebook
+    from tests.helpers.tiny_mimicmotion import tiny_components, tiny_unet_config
+
+    unet = tiny_components(seed=0).unet
+    write_tiny_codebook(str(server.models), unet)
+    write_tiny_codebook(str(server.models), unet, name="tiny_codebook_trained", trained=True)
+    other = dict(tiny_unet_config(), block_out_channels=(64, 128))
+    write_tiny_codebook(str(server.models), UNetSpatioTemporalConditionModel(**other), name="tiny_codebook_other_unet")
 
 
 @pytest.fixture(scope="module")
@@ -119,6 +134,7 @@ EXAMPLE_SUBSTITUTES = {
     "MimicMotion_1-1.pth": "tiny_mimicmotion.pth", "[diffusers] stable-video-diffusion-img2vid-xt-1-1":
     "[diffusers] tiny-svd", "reference.png": "example.png", "dance.mp4": "driving.mp4",
     "my_motion.safetensors": "tiny_motion.safetensors",
+    "my_region_codebook.safetensors": "tiny_codebook_trained.safetensors",
 }
 EXAMPLE_OVERRIDES = {  # fewer steps and frames keep the CPU run short (precision "auto" picks fp32 on a CPU)
     "EmbodySampler": {"steps": 2}, "EmbodyAudioFeatures": {"fps": 5.0},
@@ -145,6 +161,8 @@ def _example_graph(name: str) -> dict:
     return graph
 
 
+# talking_body_regions runs in its API form (tests/workflows/talking_body_regions_api.json, reference at 128x128):
+# at the example's 512x512 the tiny UNet + codebook take over 10 minutes on a loaded 2-core CPU.
 @pytest.mark.parametrize("name", ["pose_and_hand_clarity", "talking_body", "pose_transfer"])
 def test_shipped_example_runs(server: ComfyServer, name: str) -> None:
     hist = server.run_prompt(_example_graph(name))
@@ -168,6 +186,46 @@ def test_bad_input_gives_a_clear_error(server: ComfyServer) -> None:
     msgs = [m[1] for m in status.get("messages", []) if m[0] == "execution_error"]
     text = " ".join(str(m.get("exception_message", "")) for m in msgs).lower()
     assert "frame" in text and ("3" in text and "1" in text), text
+
+
+def _region_graph(codebook: str) -> dict:
+    prompt = json.loads((PACK_DIR / "tests" / "workflows" / "region_codebook_exact_api.json").read_text())
+    prompt = {k: v for k, v in prompt.items() if not k.startswith("_")}
+    prompt["10"]["inputs"]["codebook"] = codebook
+    stem = Path(codebook).stem
+    prompt["14"]["inputs"]["filename_prefix"] = f"embody_test/{stem}_off"
+    prompt["15"]["inputs"]["filename_prefix"] = f"embody_test/{stem}_on"
+    return prompt
+
+
+def _saved_latents(server: ComfyServer, hist: dict, node: str):
+    import safetensors.torch
+
+    (item,) = hist["outputs"][node]["latents"]
+    return safetensors.torch.load_file(str(server.output / item["subfolder"] / item["filename"]))["latent_tensor"]
+
+
+@pytest.mark.parametrize("codebook", ["tiny_codebook.safetensors", "tiny_codebook_trained.safetensors"])
+def test_region_codebook_exactness_through_comfyui(server: ComfyServer, codebook: str) -> None:
+    """fp32: an untrained codebook leaves the sampler's latents bit-identical; a trained one changes them."""
+    hist = server.run_prompt(_region_graph(codebook))
+    status = hist.get("status", {})
+    assert status.get("status_str") == "success", json.dumps(status.get("messages", []), indent=1)[:4000]
+    off, on = _saved_latents(server, hist, "14"), _saved_latents(server, hist, "15")
+    assert off.shape == on.shape and off.shape[0] == 5  # reference frame + 4 driving frames
+    if codebook == "tiny_codebook.safetensors":
+        assert bool((off == on).all()), float((off - on).abs().max())
+    else:
+        assert float((off - on).abs().max()) > 1e-3
+
+
+def test_region_codebook_for_another_unet_names_both(server: ComfyServer) -> None:
+    hist = server.run_prompt(_region_graph("tiny_codebook_other_unet.safetensors"))
+    status = hist.get("status", {})
+    assert status.get("status_str") == "error"
+    msgs = [m[1] for m in status.get("messages", []) if m[0] == "execution_error"]
+    text = " ".join(str(m.get("exception_message", "")) for m in msgs)
+    assert "tiny_codebook_other_unet.safetensors" in text and "[64, 128]" in text and "[32, 64]" in text, text
 
 
 def _contract(ours: dict) -> dict:
