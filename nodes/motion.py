@@ -17,7 +17,8 @@ from ..models.audio.features import compute_audio_features
 from ..models.audio.generate import generate_motion
 from ..models.audio.motion_model import MotionModelConfig
 from ..models.audio.train import TrainConfig, train_motion_model
-from ._api import CATEGORY, EmbodyAudioFeatures, EmbodyMotionModel, EmbodyPose, io
+from ..models.pose.backend import PoseModel
+from ._api import CATEGORY, EmbodyAudioFeatures, EmbodyMotionModel, EmbodyPose, EmbodyPoseModel, io
 from .paths import list_files, register_model_folders, resolve
 
 
@@ -115,8 +116,8 @@ class EmbodyTrainMotionModel(io.ComfyNode):
             display_name="Embody Train Motion Model",
             category=f"{CATEGORY}/audio",
             description="Trains an audio-to-motion model on your own talking videos (a folder of videos with sound, "
-            "poses found with DWPose) or on one pose sequence + its audio. Saves to models/embody/motion, resumes "
-            "from the last checkpoint, and shows the loss curve.",
+            "poses found with the connected pose model) or on one pose sequence + its audio. Saves to "
+            "models/embody/motion, resumes from the last checkpoint, and shows the loss curve.",
             is_output_node=True,
             inputs=[
                 io.String.Input("output_name", default="my_motion",
@@ -126,10 +127,9 @@ class EmbodyTrainMotionModel(io.ComfyNode):
                 EmbodyPose.Input("pose", optional=True, tooltip="A pose sequence of a talking person (with hand "
                                  "clarity if scored), used when no folder is given."),
                 io.Audio.Input("audio", optional=True, tooltip="The audio of that pose sequence."),
-                io.Combo.Input("det_model", options=list_files("dwpose"), optional=True,
-                               tooltip="DWPose detector (yolox_l.onnx), for the video folder."),
-                io.Combo.Input("pose_model", options=list_files("dwpose"), optional=True,
-                               tooltip="DWPose pose model (dw-ll_ucoco_384.onnx), for the video folder."),
+                EmbodyPoseModel.Input("pose_model", optional=True,
+                                      tooltip="Pose detector for the video folder: an Embody DWPose Loader or "
+                                      "Embody MediaPipe Loader (not needed when training on pose + audio)."),
                 io.Float.Input("fps", default=25.0, min=1.0, max=120.0, tooltip="Training frame rate."),
                 io.Int.Input("steps", default=2000, min=1, max=1_000_000, tooltip="Optimiser steps in total."),
                 io.Int.Input("batch_size", default=16, min=1, max=1024, tooltip="Clips per step."),
@@ -155,14 +155,13 @@ class EmbodyTrainMotionModel(io.ComfyNode):
     @classmethod
     def execute(cls, output_name, fps, steps, batch_size, learning_rate, window, overlap, d_model, layers,
                 min_body_confidence, min_hand_clarity, resume, seed, videos_folder="", pose=None, audio=None,
-                det_model=None, pose_model=None) -> io.NodeOutput:
+                pose_model=None) -> io.NodeOutput:
         rules = FrameFilter(min_body_confidence, min_hand_clarity)
         if videos_folder.strip():
-            if not det_model or not pose_model:
-                raise ValueError("training from a video folder needs det_model and pose_model (DWPose files)")
-            from ..models.pose.dwpose import DWPoseBackend
-
-            backend = DWPoseBackend(resolve("dwpose", det_model), resolve("dwpose", pose_model))
+            if not isinstance(pose_model, PoseModel):
+                raise ValueError("pose_model: training from a video folder needs a pose detector; connect an Embody "
+                                 "DWPose Loader (or Embody MediaPipe Loader) to pose_model")
+            backend = pose_model.create()
             try:
                 dataset = build_video_dataset(videos_folder.strip(), backend, fps,
                                               os.path.join(videos_folder.strip(), ".embody_cache"), "median", rules,
