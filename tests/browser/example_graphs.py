@@ -11,9 +11,9 @@ import json
 import sys
 from pathlib import Path
 
-DWPOSE = {"backend": "dwpose", "detector": "yolox_l.onnx", "pose_model": "dw-ll_ucoco_384.onnx", "person": "largest",
-          "max_people": 1, "detect_every": 1, "fps": 25.0, "style": "mimicmotion", "include_body": True,
-          "include_hands": True, "include_face": True}
+DWPOSE_FILES = {"detector": "yolox_l.onnx", "pose_model": "dw-ll_ucoco_384.onnx"}
+EXTRACT = {"person": "largest", "max_people": 1, "detect_every": 1, "fps": 25.0, "style": "mimicmotion",
+           "include_body": True, "include_hands": True, "include_face": True}
 RENDER = {"style": "mimicmotion", "width": 0, "height": 0, "include_body": True, "include_hands": True,
           "include_face": True, "person": -1}
 
@@ -27,9 +27,9 @@ def pose_transfer() -> dict:
         "1": node("LoadImage", "Reference image", image="reference.png"),
         "2": node("LoadVideo", "Driving video", file="driving.mp4"),
         "3": node("GetVideoComponents", "Driving frames + fps", video=["2", 0]),
-        "4": node("EmbodyPoseExtract", "Reference pose", image=["1", 0], **DWPOSE),
-        "5": node("EmbodyPoseExtract", "Driving poses (detect every 4th frame)", image=["3", 0],
-                  **{**DWPOSE, "detect_every": 4, "person": "tracked", "fps": ["3", 2]}),
+        "4": node("EmbodyPoseExtract", "Reference pose", image=["1", 0], pose_model=["15", 0], **EXTRACT),
+        "5": node("EmbodyPoseExtract", "Driving poses (detect every 4th frame)", image=["3", 0], pose_model=["15", 0],
+                  **{**EXTRACT, "detect_every": 4, "person": "tracked", "fps": ["3", 2]}),
         "6": node("EmbodyPoseAlign", "Fit driving poses to the reference body", driving=["5", 0],
                   reference=["4", 0], mode="official", fallback="largest", reference_person=0),
         "7": node("EmbodyPoseRender", "Driving pose guidance", pose=["6", 0], **RENDER),
@@ -48,13 +48,14 @@ def pose_transfer() -> dict:
         "13": node("CreateVideo", "Video at the source fps", images=["12", 0], fps=["3", 2]),
         "14": node("SaveVideo", "Save Video", video=["13", 0], filename_prefix="embody/pose_transfer",
                    format="mp4", **{"format.codec": "auto"}),
+        "15": node("EmbodyDWPoseLoader", "DWPose models (models/dwpose)", **DWPOSE_FILES),
     }
 
 
 def talking_body() -> dict:
     g = {
         "1": node("LoadImage", "Reference image", image="reference.png"),
-        "2": node("EmbodyPoseExtract", "Reference pose", image=["1", 0], **DWPOSE),
+        "2": node("EmbodyPoseExtract", "Reference pose", image=["1", 0], pose_model=["20", 0], **EXTRACT),
         "3": node("LoadAudio", "Speech", audio="speech.wav"),
         "4": node("EmbodyAudioFeatures", "Audio features at 25 fps", audio=["3", 0], fps=25.0),
         "5": node("EmbodyRhythmMotion", "Rhythm Motion (procedural, no weights)", reference=["2", 0],
@@ -88,6 +89,7 @@ def talking_body() -> dict:
                    audio=["3", 0]),
         "19": node("SaveVideo", "Optional: save the person video", video=["18", 0],
                    filename_prefix="embody/talking_person", format="mp4", **{"format.codec": "auto"}),
+        "20": node("EmbodyDWPoseLoader", "DWPose models (models/dwpose)", **DWPOSE_FILES),
     }
     return g
 
@@ -96,8 +98,8 @@ def pose_and_hands() -> dict:
     return {
         "1": node("LoadVideo", "Video", file="dance.mp4"),
         "2": node("GetVideoComponents", "Frames", video=["1", 0]),
-        "3": node("EmbodyPoseExtract", "Whole-body pose with confidence", image=["2", 0],
-                  **{**DWPOSE, "detect_every": 4, "person": "tracked", "fps": ["2", 2]}),
+        "3": node("EmbodyPoseExtract", "Whole-body pose with confidence", image=["2", 0], pose_model=["11", 0],
+                  **{**EXTRACT, "detect_every": 4, "person": "tracked", "fps": ["2", 2]}),
         "4": node("EmbodyPoseSmooth", "Smooth (One Euro, confidence-aware)", pose=["3", 0], min_cutoff=1.0,
                   beta=0.05, d_cutoff=1.0, hold_below=0.3, full_above=0.8),
         "5": node("EmbodyHandClarity", "Hand clarity (std of Laplacian)", image=["2", 0], pose=["4", 0],
@@ -108,6 +110,7 @@ def pose_and_hands() -> dict:
         "9": node("EmbodyPoseToKeypoints", "POSE_KEYPOINT for controlnet_aux", pose=["5", 0], binarize=True,
                   include_body=True, include_hands=True, include_face=True, include_feet=False),
         "10": node("PreviewAny", "Keypoints JSON", source=["9", 0]),
+        "11": node("EmbodyDWPoseLoader", "DWPose models (models/dwpose)", **DWPOSE_FILES),
     }
 
 

@@ -156,6 +156,7 @@ def test_bad_input_gives_a_clear_error(server: ComfyServer) -> None:
         "3": {"class_type": "EmbodyPoseExtract", "inputs": _extract_inputs(server, ["1", 0])},
         "4": {"class_type": "EmbodyHandClarity", "inputs": _clarity_inputs(server, ["2", 0], ["3", 0])},
         "5": {"class_type": "PreviewImage", "inputs": {"images": ["4", 1]}},
+        "90": DWPOSE_LOADER,
     }
     hist = server.run_prompt(prompt)
     status = hist.get("status", {})
@@ -187,10 +188,14 @@ def _defaults(server: ComfyServer, node_id: str) -> dict:
     return out
 
 
-def _extract_inputs(server: ComfyServer, image: list) -> dict:
+DWPOSE_LOADER = {"class_type": "EmbodyDWPoseLoader",
+                 "inputs": {"detector": "yolox_l.onnx", "pose_model": "dw-ll_ucoco_384.onnx"}}
+
+
+def _extract_inputs(server: ComfyServer, image: list, loader: str = "90") -> dict:
+    """Pose Extract's default inputs on ``image``, fed by the prompt's DWPose loader node ``loader``."""
     d = _defaults(server, "EmbodyPoseExtract")
-    d["image"] = image
-    d["backend"] = "dwpose"
+    d.update(image=image, pose_model=[loader, 0])
     return d
 
 
@@ -215,6 +220,7 @@ def test_interrupting_a_training_run_keeps_a_checkpoint_and_the_server_recovers(
             "audio": ["4", 0], "steps": 1_000_000, "batch_size": 2, "window": 16, "overlap": 4, "d_model": 32,
             "layers": 1, "resume": False}},
         "6": {"class_type": "PreviewImage", "inputs": {"images": ["5", 1]}},
+        "90": DWPOSE_LOADER,
     }
     body = json.dumps({"prompt": prompt}).encode()
     req = urllib.request.Request(server.base + "/prompt", data=body, headers={"Content-Type": "application/json"})
@@ -235,3 +241,35 @@ def test_interrupting_a_training_run_keeps_a_checkpoint_and_the_server_recovers(
     assert saved, "an interrupted training run must leave its last checkpoint behind"
     after = server.run_prompt(json.loads((PACK_DIR / "tests" / "workflows" / "pose_api.json").read_text()))
     assert after["status"]["status_str"] == "success"
+
+
+def test_empty_dwpose_folder_mediapipe_graph_validates_and_dwpose_names_the_missing_file(server: ComfyServer) -> None:
+    """With models/dwpose empty: a MediaPipe graph passes ComfyUI's validation (it runs, or says how to enable
+    mediapipe), and a DWPose graph is rejected with the pack's message (file, folder, where to get it)."""
+    folder = server.models / "dwpose"
+    parked = server.root / "dwpose_parked"
+    folder.rename(parked)
+    folder.mkdir()
+    try:
+        mediapipe = {
+            "1": {"class_type": "LoadImage", "inputs": {"image": "example.png"}},
+            "2": {"class_type": "EmbodyMediaPipeLoader", "inputs": {"min_detection_confidence": 0.5}},
+            "3": {"class_type": "EmbodyPoseExtract", "inputs": _extract_inputs(server, ["1", 0], loader="2")},
+            "4": {"class_type": "PreviewImage", "inputs": {"images": ["3", 1]}},
+        }
+        hist = server.run_prompt(mediapipe)  # raises "prompt rejected" if validation failed
+        status = hist["status"]
+        if status["status_str"] != "success":
+            msgs = [m[1] for m in status["messages"] if m[0] == "execution_error"]
+            assert msgs and msgs[0]["node_type"] == "EmbodyMediaPipeLoader", msgs
+            assert "DWPose Loader" in msgs[0]["exception_message"], msgs[0]["exception_message"]
+        dwpose = {**mediapipe, "2": DWPOSE_LOADER}
+        with pytest.raises(AssertionError) as info:
+            server.run_prompt(dwpose)
+        text = str(info.value)
+        assert "prompt rejected" in text and "yolox_l.onnx" in text and "huggingface.co/yzd-v/DWPose" in text, text
+        assert str(folder) in text, text
+        assert "Value not in list" not in text, text
+    finally:
+        folder.rmdir()
+        parked.rename(folder)
