@@ -33,6 +33,9 @@ from .pose.types import PoseSequence
 logger = logging.getLogger("embody.demo")
 
 PACK_DIR = Path(__file__).resolve().parents[1]
+# Every file the demo writes into --out (the README names each one; tests/test_demo.py checks there are no others).
+OUTPUTS = ("pose_mimicmotion.png", "pose_controlnet.png", "confidence.png", "hand_clarity.png", "talking_pose.mp4",
+           "motion.png", "summary.json")
 DEFAULT_AUDIO = PACK_DIR / "tests" / "data" / "speech.wav"
 
 

@@ -81,8 +81,8 @@ class EmbodyMediaPipeLoader(io.ComfyNode):
             display_name="Embody MediaPipe Loader",
             category=f"{CATEGORY}/pose",
             description="Chooses the optional MediaPipe backend for Pose Extract: one person, no model files "
-            "(mediapipe 0.10.14 bundles its models), but it needs protobuf 4, which current ComfyUI environments "
-            "do not have. Otherwise use the DWPose Loader.",
+            "(mediapipe 0.10.14 bundles its models), but it needs protobuf 4, which many ComfyUI environments have "
+            "outgrown (onnx 1.23+ needs protobuf 6). Otherwise use the DWPose Loader.",
             inputs=[
                 io.Float.Input("min_detection_confidence", default=0.5, min=0.0, max=1.0, step=0.05,
                                tooltip="MediaPipe's detection threshold for the pose, face and hands (0..1)."),

@@ -17,13 +17,13 @@ pytestmark = pytest.mark.skipif(MEDIAPIPE_PROBLEM is not None,
 
 def test_demo_writes_pose_guidance_and_a_talking_pose_video(tmp_path) -> None:
     av = pytest.importorskip("av")
-    from models.demo import run
+    from models.demo import OUTPUTS, run
 
     args = argparse.Namespace(image=None, audio=None, out=str(tmp_path), fps=25.0, seed=0, motion_model=None,
                               dwpose_dir=None)
     summary = run(args)
-    for name in ("pose_mimicmotion.png", "pose_controlnet.png", "confidence.png", "hand_clarity.png", "motion.png",
-                 "talking_pose.mp4", "summary.json"):
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(OUTPUTS)  # the README names each of them
+    for name in OUTPUTS:
         assert (tmp_path / name).stat().st_size > 0, name
     assert json.loads((tmp_path / "summary.json").read_text())["motion"]["frames"] == summary["motion"]["frames"]
     # speech.wav is 3.62 s: round(3.62 * 25) frames, with the audio muxed in.

@@ -41,7 +41,7 @@ from ..pose.types import PoseSequence
 
 logger = logging.getLogger(__name__)
 
-KEYPOINT_GATE = 0.3  # DWPose / ControlNet-aux confidence convention (pose.md section 4)
+KEYPOINT_GATE = 0.3  # DWPose / comfyui_controlnet_aux confidence convention (draw_pose)
 MIN_HAND_POINTS = 5
 BOX_SCALE = 1.25
 MIN_BOX_PX = 16.0

@@ -1,6 +1,6 @@
 """The pieces of a loaded MimicMotion model and the EMBODY_VIDEO_MODEL object that carries them between nodes.
 
-``VideoComponents`` is the fixed cross-helper interface (HELPERS.md); ``VideoModel`` adds the version, the official
+``VideoComponents`` is the fixed interface the video modules share; ``VideoModel`` adds the version, the official
 fusion defaults for that version, and a hook through which the ComfyUI node places modules on the compute device
 (ComfyUI's model management), so the sampler and decoder never move modules by hand.
 """
@@ -17,7 +17,7 @@ from torch import nn
 if TYPE_CHECKING:
     from .posenet import PoseNet
 
-# Official fusion window / overlap per model version (mimicmotion.md 1.1, 1.5): 1.1 was trained on 72 frames,
+# Official fusion window / overlap per model version (MimicMotion's configs and pipeline): 1.1 was trained on 72 frames,
 # 1.0 on 16 (the pipeline default 16/4).
 DEFAULT_FUSION: dict[str, tuple[int, int]] = {"1.1": (72, 6), "1.0": (16, 4)}
 
