@@ -39,12 +39,16 @@ OUTPUTS = ("pose_mimicmotion.png", "pose_controlnet.png", "confidence.png", "han
 DEFAULT_AUDIO = PACK_DIR / "tests" / "data" / "speech.wav"
 
 
+def _not_a_file(path: Path) -> str:
+    return "not a regular file" if path.exists() else "no such file"
+
+
 def check_inputs(args: argparse.Namespace) -> None:
     """Fail in one line, before any work, on a missing or unreadable --image, --audio or --dwpose-dir."""
     if args.image:
         image = Path(args.image)
         if not image.is_file():
-            raise SystemExit(f"demo: --image {args.image}: no such file")
+            raise SystemExit(f"demo: --image {args.image}: {_not_a_file(image)}")
         from PIL import Image, UnidentifiedImageError
 
         try:
@@ -55,7 +59,7 @@ def check_inputs(args: argparse.Namespace) -> None:
     if args.audio:
         audio = Path(args.audio)
         if not audio.is_file():
-            raise SystemExit(f"demo: --audio {args.audio}: no such file")
+            raise SystemExit(f"demo: --audio {args.audio}: {_not_a_file(audio)}")
         if audio.stat().st_size == 0:
             raise SystemExit(f"demo: --audio {args.audio} is empty (0 bytes)")
     if args.dwpose_dir:
