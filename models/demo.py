@@ -137,10 +137,13 @@ def run(args: argparse.Namespace) -> dict:
         backend.close()
     if not reference.person_present()[0].any():
         raise SystemExit("no person was found in the reference image; use a photo with one clearly visible person")
-    reference = with_clarity(reference, hand_clarity(image[None], reference))
+    found = detected_hands(reference)
+    # Only hands whose own keypoints were found are scored, never a box guessed from the arm.
+    reference = with_clarity(reference, np.where(found, hand_clarity(image[None], reference), np.nan))
     assert reference.hand_clarity is not None  # with_clarity just set it
     summary["reference"] = {"canvas": reference.canvas, "backend": reference.meta.get("backend"),
-                            "hand_clarity_left_right": np.nan_to_num(reference.hand_clarity[0, 0], nan=-1).tolist()}
+                            "hand_clarity_left_right": [None if np.isnan(v) else round(float(v), 2)
+                                                        for v in reference.hand_clarity[0, 0]]}
     save_png(out / "pose_mimicmotion.png", render_pose(reference, style="mimicmotion")[0])
     save_png(out / "pose_controlnet.png", render_pose(reference, style="controlnet")[0])
     save_png(out / "confidence.png", (confidence_mask(reference)[0] * 255).round().astype(np.uint8))
@@ -153,7 +156,6 @@ def run(args: argparse.Namespace) -> dict:
     blurred = np.stack([image if s == 0 else cv2.GaussianBlur(image, (0, 0), float(s)) for s in sigmas])
     series = reference.with_keypoints(np.repeat(reference.keypoints, len(sigmas), axis=0))
     per_hand = hand_clarity(blurred, series)
-    found = detected_hands(reference)
     per_hand = np.where(np.asarray(found)[None, None, :], per_hand, np.nan)  # no score for a box guessed from an arm
     per_frame = frame_scores(per_hand)
     plot_clarity_vs_blur(out / "hand_clarity.png", sigmas, per_hand[:, 0], found)

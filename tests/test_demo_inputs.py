@@ -107,6 +107,8 @@ def test_silent_audio_warns_and_summary_is_strict_json(tmp_path, monkeypatch, ca
     assert summary["motion"]["silent_audio"] is True
     assert summary["motion"]["mouth_loudness_correlation"] is None
     assert summary["hands_detected"] == {"left hand": hands, "right hand": hands}
+    reference_scores = summary["reference"]["hand_clarity_left_right"]
+    assert all(isinstance(v, float) for v in reference_scores) if hands else reference_scores == [None, None]
     scores = list(summary["hand_clarity_vs_blur"].values())
     if hands:
         assert all(isinstance(v, float) for v in scores)
