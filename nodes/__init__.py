@@ -16,6 +16,9 @@ FEATURE_MODULES = (
     "motion",
     "video",
     "fusion",
+    "sampler",
+    "context_windows",
+    "wan_animate",
 )
 
 

@@ -19,6 +19,8 @@ def test_mypy_config_accepts_a_pack_folder_that_is_no_valid_module_name(tmp_path
     shutil.copy(ROOT / "pyproject.toml", pack / "pyproject.toml")
     (pack / "__init__.py").write_text("")
     (pack / "models" / "__init__.py").write_text("")
+    (pack / "scripts").mkdir()
+    (pack / "scripts" / "__init__.py").write_text("")
     (pack / "models" / "sub" / "__init__.py").write_text("")
     (pack / "models" / "sub" / "a.py").write_text("def f(x: int) -> int:\n    return x + 1\n")
     (pack / "models" / "b.py").write_text("from .sub.a import f\n\n\ndef g() -> int:\n    return f(1)\n")

@@ -1,4 +1,4 @@
-"""The README's main job (`bash demo.sh` -> `python -m models.demo`) end to end on what ships with the pack."""
+"""The README's main job (`bash demo.sh` -> `python -m scripts.demo`) end to end on what ships with the pack."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.skipif(MEDIAPIPE_PROBLEM is not None,
 
 def test_demo_writes_pose_guidance_and_a_talking_pose_video(tmp_path) -> None:
     av = pytest.importorskip("av")
-    from models.demo import OUTPUTS, run
+    from scripts.demo import OUTPUTS, run
 
     args = argparse.Namespace(image=None, audio=None, out=str(tmp_path), fps=25.0, seed=0, motion_model=None,
                               dwpose_dir=None)

@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-
-import models.demo as demo
-from models.demo_plots import mouth_opening
 from tests.helpers.h4a import synthetic_reference
+
+import scripts.demo as demo
+from scripts.demo_plots import mouth_opening
 
 W, H = 256, 384
 

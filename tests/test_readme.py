@@ -42,7 +42,7 @@ def test_test_command_installs_the_dev_requirements_first() -> None:
 
 
 def test_readme_names_every_output_the_demo_writes() -> None:
-    from models.demo import OUTPUTS
+    from scripts.demo import OUTPUTS
 
     for name in OUTPUTS:
         assert f"`{name}`" in README, name
@@ -77,7 +77,7 @@ def test_no_file_points_at_notes_or_tools_outside_the_repo() -> None:
 
 @pytest.mark.parametrize("flag", ["--image", "--audio", "--dwpose-dir", "--motion-model", "--out"])
 def test_demo_options_the_readme_names_exist(flag: str) -> None:
-    from models import demo
+    from scripts import demo
 
     if flag in README:
         assert flag in Path(demo.__file__).read_text(), flag

@@ -58,7 +58,8 @@ def test_frontend_loads_draws_and_opens_every_example(tmp_path: Path) -> None:
     assert report["checks"]["extension_served"]
     widgets = report["checks"]["widgets"]
     assert widgets["clarity_widget"] and widgets["fusion_widget"] and widgets["clarity_drawn_pixels"] > 50
-    assert set(report["workflows"]) == {"pose_transfer", "talking_body", "pose_and_hand_clarity"}
+    assert set(report["workflows"]) == {"pose_transfer", "talking_body", "pose_and_hand_clarity",
+                                        "talking_body_wan_animate", "pose_transfer_wan_animate"}
     assert all(not w["missing"] for w in report["workflows"].values())
     # A real run: the clarity scores computed in Python reach the widget, which draws them and the threshold.
     executed = report["checks"]["executed"]

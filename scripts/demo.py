@@ -2,7 +2,7 @@
 
 Run from the pack folder (``bash demo.sh`` sets up the environment first)::
 
-    python -m models.demo [--image PATH] [--audio PATH] [--out DIR] [--fps 25] [--motion-model FILE]
+    python -m scripts.demo [--image PATH] [--audio PATH] [--out DIR] [--fps 25] [--motion-model FILE]
 
 It writes, into --out (default demo_output/): pose_mimicmotion.png and pose_controlnet.png (the confidence-aware pose
 of the reference), confidence.png (its confidence map), hand_clarity.png (hand clarity against blur),
@@ -20,15 +20,16 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio.features import compute_audio_features
-from .audio.rhythm import rhythm_motion
+from models.audio.features import compute_audio_features
+from models.audio.procedural.rhythm import rhythm_motion
+from models.hands.clarity import hand_clarity, with_clarity
+from models.io.media import read_audio, write_video
+from models.pose.backend import DWPOSE_DETECTOR, DWPOSE_POSE_MODEL, DWPOSE_SOURCE, PoseBackend, make_pose_backend
+from models.pose.extract import extract_poses
+from models.pose.render import confidence_mask, render_pose
+from models.pose.types import PoseSequence
+
 from .demo_plots import HAND_NAMES, SILENCE_LOUDNESS, detected_hands, plot_clarity_vs_blur, plot_mouth_vs_loudness
-from .hands.clarity import hand_clarity, with_clarity
-from .io.media import read_audio, write_video
-from .pose.backend import DWPOSE_DETECTOR, DWPOSE_POSE_MODEL, DWPOSE_SOURCE, PoseBackend, make_pose_backend
-from .pose.extract import extract_poses
-from .pose.render import confidence_mask, render_pose
-from .pose.types import PoseSequence
 
 logger = logging.getLogger("embody.demo")
 
@@ -114,8 +115,8 @@ def save_png(path: Path, image: np.ndarray) -> None:
 def drive_motion(reference: PoseSequence, features, model_path: str | None, seed: int) -> PoseSequence:
     if not model_path:
         return rhythm_motion(reference, features, seed=seed)
-    from .audio.checkpoint import load_motion_model
-    from .audio.generate import generate_motion
+    from models.audio.learned.generate import generate_motion
+    from models.audio.learned.model_file import load_motion_model
 
     model = load_motion_model(model_path)
     return generate_motion(model, reference, features, seed=seed)
@@ -150,7 +151,7 @@ def run(args: argparse.Namespace) -> dict:
     # Hand clarity on the reference blurred more and more (Gaussian sigma 0..4 px): the score must fall.
     import cv2
 
-    from .hands.clarity import frame_scores
+    from models.hands.clarity import frame_scores
 
     sigmas = np.linspace(0.0, 4.0, 9)
     blurred = np.stack([image if s == 0 else cv2.GaussianBlur(image, (0, 0), float(s)) for s in sigmas])
@@ -185,7 +186,7 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m models.demo", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m scripts.demo", description=__doc__.split("\n")[0])
     parser.add_argument("--image", help="reference image (default: scikit-image's astronaut)")
     parser.add_argument("--audio", help=f"speech clip, any format PyAV reads (default: {DEFAULT_AUDIO.name})")
     parser.add_argument("--out", default="demo_output", help="output folder (default: demo_output)")

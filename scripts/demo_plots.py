@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from .hands.clarity import HANDS, KEYPOINT_GATE, MIN_HAND_POINTS
-from .pose.layout import FACE_JAW, LOWER_INNER_LIP, NOSE, UPPER_INNER_LIP
-from .pose.types import PoseSequence
+from models.hands.clarity import HANDS, MIN_HAND_POINTS
+from models.pose.layout import CONFIDENCE_GATE, FACE_JAW, LOWER_INNER_LIP, NOSE, UPPER_INNER_LIP
+from models.pose.types import PoseSequence
 
 HAND_NAMES = ("left hand", "right hand")
 SILENCE_LOUDNESS = 0.02  # peak loudness (0..1) under which the audio counts as silent
@@ -31,7 +31,7 @@ def _pyplot() -> Any:
 def detected_hands(pose: PoseSequence, frame: int = 0, person: int = 0) -> list[bool]:
     """Per hand (subject's left, right): were its own keypoints found (>= MIN_HAND_POINTS above the gate)?"""
     points = pose.keypoints[frame, person]
-    return [int((points[hand_slice, 2] >= KEYPOINT_GATE).sum()) >= MIN_HAND_POINTS for hand_slice, *_ in HANDS]
+    return [int((points[hand_slice, 2] >= CONFIDENCE_GATE).sum()) >= MIN_HAND_POINTS for hand_slice, *_ in HANDS]
 
 
 def plot_clarity_vs_blur(path: Path, sigmas: np.ndarray, per_hand: np.ndarray, found: list[bool]) -> None:

@@ -1,14 +1,12 @@
-"""Train a motion model on your own talking videos (the node and the CLI share this code).
+"""Train a motion model on your own talking videos (the node and the CLI ``scripts/train_motion.py`` share this code).
 
-CLI: ``python -m models.audio.train --videos DIR --out FILE.safetensors [--det-model yolox_l.onnx
---pose-model dw-ll_ucoco_384.onnx] [--steps N ...]``; ``accelerate launch -m models.audio.train ...`` trains on
-several GPUs with DDP (the loop uses accelerate.Accelerator). Beside ``--out`` it writes ``<stem>.state.safetensors``
+The loop uses accelerate.Accelerator, so ``accelerate launch -m scripts.train_motion ...`` trains on several GPUs
+with DDP. Beside the output file it writes ``<stem>.state.safetensors``
 (weights + AdamW state, for resuming), ``<stem>.loss.json`` (the loss log) and ``<stem>.loss.png`` (loss curve).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
@@ -21,10 +19,11 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from ..pose.backend import make_pose_backend
-from .checkpoint import save_motion_model
-from .dataset import FrameFilter, MotionDataset, build_video_dataset
+from ...io.safe_paths import resolve_inside
+from ...io.weight_file import check_weight_file
+from .dataset import MotionDataset
 from .diffusion import diffusion_loss
+from .model_file import save_motion_model
 from .motion_model import MotionModelConfig, MotionTransformer
 
 logger = logging.getLogger(__name__)
@@ -60,6 +59,23 @@ def side_paths(out_path: str) -> dict[str, str]:
     return {"state": f"{stem}.state.safetensors", "log": f"{stem}.loss.json", "png": f"{stem}.loss.png"}
 
 
+def checked_paths(out_path: str, root: str | None, input_name: str = "output_name") -> tuple[str, dict[str, str]]:
+    """The model path and its side files; with ``root``, each (and its .tmp) must resolve inside ``root``.
+
+    out_path is then taken relative to root (an absolute out_path must already lie in it). A side file that is a
+    symbolic link out of the folder is refused too, so a resumed run cannot be made to read or write elsewhere.
+    """
+    if root is None:
+        return out_path, side_paths(out_path)
+    rel = os.path.relpath(out_path, root) if os.path.isabs(out_path) else out_path
+    model = str(resolve_inside(root, rel, input_name=input_name))
+    sides = side_paths(model)
+    for path in (model, *sides.values()):
+        for candidate in (path, f"{path}.tmp"):
+            resolve_inside(root, os.path.relpath(candidate, os.path.realpath(root)), input_name=input_name)
+    return model, sides
+
+
 def _save_state(path: str, model: MotionTransformer, optimizer: torch.optim.Optimizer, step: int) -> None:
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     opt = optimizer.state_dict()
@@ -72,6 +88,7 @@ def _save_state(path: str, model: MotionTransformer, optimizer: torch.optim.Opti
 
 
 def _load_state(path: str, model: MotionTransformer, optimizer: torch.optim.Optimizer) -> int:
+    check_weight_file(path, "an Embody training state; delete it to start over")
     try:
         with safe_open(path, framework="pt") as f:
             meta = f.metadata() or {}
@@ -123,8 +140,12 @@ def train_motion_model(
     resume: bool = True,
     progress: Callable[[int, int, dict], None] | None = None,
     check_interrupt: Callable[[], None] | None = None,
+    root: str | None = None,
 ) -> TrainResult:
     """Train (or resume) and save the model to ``out_path``.
+
+    root: when set (the node passes models/embody/motion), out_path and every side file must resolve inside it
+    (see models.io.safe_paths); a ValueError naming output_name is raised before any work otherwise.
 
     model_config: its feature_dim / feature_names / fps are taken from the dataset. progress(step, total, log) is
     called every log_every steps; check_interrupt() is called every step and may raise to stop (a checkpoint is
@@ -132,12 +153,14 @@ def train_motion_model(
     Autograd is switched on here whatever the caller's mode: ComfyUI runs every node under torch.inference_mode().
     """
     with torch.inference_mode(False), torch.enable_grad():
-        return _train(dataset, out_path, model_config, train_config, resume, progress, check_interrupt)
+        out_path, paths = checked_paths(out_path, root)
+        return _train(dataset, out_path, paths, model_config, train_config, resume, progress, check_interrupt)
 
 
 def _train(
     dataset: MotionDataset,
     out_path: str,
+    paths: dict[str, str],
     model_config: MotionModelConfig | None,
     train_config: TrainConfig | None,
     resume: bool,
@@ -152,8 +175,8 @@ def _train(
         **{**asdict(base), "feature_dim": dataset.feature_dim, "feature_names": list(dataset.feature_names),
            "fps": dataset.fps}
     )
-    paths = side_paths(out_path)
     accelerator = Accelerator(cpu=tc.cpu)
+    os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)  # "people/anna" -> its sub-folder
     torch.manual_seed(tc.seed)
     model = MotionTransformer(config)
     model.motion_std.copy_(torch.from_numpy(dataset.motion_std()))
@@ -219,57 +242,3 @@ def _train(
         save_motion_model(inner, out_path, training)
         png = plot_losses(losses, paths["png"]) if losses else None
     return TrainResult(inner, out_path, losses, png)
-
-
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m models.audio.train", description=__doc__.split("\n")[0])
-    p.add_argument("--videos", required=True, help="folder of talking videos with sound")
-    p.add_argument("--out", required=True, help="output .safetensors (side files go beside it)")
-    p.add_argument("--backend", default="dwpose", choices=("dwpose", "mediapipe"),
-                   help="pose backend: dwpose (needs --det-model/--pose-model) or mediapipe (optional package)")
-    p.add_argument("--det-model", help="DWPose detector (yolox_l.onnx)")
-    p.add_argument("--pose-model", help="DWPose pose model (dw-ll_ucoco_384.onnx)")
-    p.add_argument("--cache", help="folder for cached extractions (default: <videos>/.embody_cache)")
-    p.add_argument("--fps", type=float, default=25.0)
-    p.add_argument("--min-body-confidence", type=float, default=0.3)
-    p.add_argument("--min-hand-clarity", type=float, default=0.0, help="drop frames with a blurrier hand (0 = off)")
-    p.add_argument("--window", type=int, default=50)
-    p.add_argument("--overlap", type=int, default=25)
-    p.add_argument("--d-model", type=int, default=128)
-    p.add_argument("--layers", type=int, default=4)
-    p.add_argument("--heads", type=int, default=4)
-    p.add_argument("--steps", type=int, default=2000)
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--lr", type=float, default=2e-4)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--checkpoint-every", type=int, default=500)
-    p.add_argument("--no-resume", action="store_true", help="start over even if a training state exists")
-    p.add_argument("--cpu", action="store_true", help="train on the CPU even if a GPU is available")
-    return p.parse_args(argv)
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    backend = make_pose_backend(args.backend, args.det_model, args.pose_model)
-    rules = FrameFilter(args.min_body_confidence, args.min_hand_clarity)
-    cache = args.cache or os.path.join(args.videos, ".embody_cache")
-    try:
-        dataset = build_video_dataset(args.videos, backend, args.fps, cache, "median", rules)
-    finally:
-        backend.close()
-    mc = MotionModelConfig(d_model=args.d_model, num_layers=args.layers, num_heads=args.heads, window=args.window,
-                           overlap=args.overlap)
-    tc = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                     checkpoint_every=args.checkpoint_every, cpu=args.cpu)
-
-    def report(step: int, total: int, log: dict) -> None:
-        logger.info("step %d/%d loss %.4f", step, total, log["loss"])
-
-    result = train_motion_model(dataset, args.out, mc, tc, resume=not args.no_resume, progress=report)
-    logger.info("saved %s (loss curve %s)", result.path, result.report_png)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
