@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from tests.helpers.h4a import synthetic_reference
 
 import scripts.demo as demo
 from scripts.demo_plots import mouth_opening
+from tests.helpers.synthetic_inputs import synthetic_reference
 
 W, H = 256, 384
 
