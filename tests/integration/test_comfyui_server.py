@@ -295,6 +295,7 @@ def _train_prompt(server: ComfyServer, output_name: str) -> dict:
             "audio": ["3", 0], "steps": 2, "batch_size": 1, "window": 8, "overlap": 2, "d_model": 32, "layers": 1,
             "resume": True}},
         "5": {"class_type": "PreviewImage", "inputs": {"images": ["4", 1]}},
+        "90": DWPOSE_LOADER,
     }
 
 
@@ -319,6 +320,7 @@ def test_canvas_too_large_is_refused(server: ComfyServer) -> None:
         "1": {"class_type": "LoadImage", "inputs": {"image": "too_wide.png"}},
         "2": {"class_type": "EmbodyPoseExtract", "inputs": _extract_inputs(server, ["1", 0])},
         "3": {"class_type": "PreviewImage", "inputs": {"images": ["2", 1]}},
+        "90": DWPOSE_LOADER,
     }
     text = _errors(server.run_prompt(prompt))
     assert "EmbodyPoseExtract" in text and "image is 8200x16 pixels" in text and "8192" in text, text
@@ -329,6 +331,7 @@ def test_canvas_too_large_is_refused(server: ComfyServer) -> None:
         "3": {"class_type": "EmbodyPoseRender", "inputs": {**_defaults(server, "EmbodyPoseRender"), "pose": ["2", 0],
                                                            "width": 9000, "height": 64}},
         "4": {"class_type": "PreviewImage", "inputs": {"images": ["3", 0]}},
+        "90": DWPOSE_LOADER,
     }
     with pytest.raises(AssertionError, match="400"):
         server.run_prompt(prompt)
