@@ -11,6 +11,7 @@ logger = logging.getLogger(__name__)
 FEATURE_MODULES = (
     "pose",
     "pose_tools",
+    "pose_file",
     "hands",
     "audio",
     "motion",
@@ -19,6 +20,7 @@ FEATURE_MODULES = (
     "sampler",
     "context_windows",
     "wan_animate",
+    "warp",
 )
 
 

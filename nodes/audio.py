@@ -10,7 +10,8 @@ import comfy.utils
 
 from ..models.audio.features import compute_audio_features
 from ..models.audio.procedural.rhythm import rhythm_motion
-from ._api import CATEGORY, EmbodyPose, io
+from ..models.audio.timeline import timeline
+from ._api import CATEGORY, EmbodyPose, io, pose_ui
 from ._api import EmbodyAudioFeatures as AudioFeaturesType  # the node below has the same name
 
 logger = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ class EmbodyAudioFeatures(io.ComfyNode):
         comfy.model_management.throw_exception_if_processing_interrupted()
         features = compute_audio_features(audio["waveform"], int(audio["sample_rate"]), float(fps))
         features = dataclasses.replace(features, audio=audio)
-        return io.NodeOutput(features, features.num_frames)
+        return io.NodeOutput(features, features.num_frames, ui={"embody_timeline": [timeline(features)]})
 
 
 class EmbodyRhythmMotion(io.ComfyNode):
@@ -92,7 +93,7 @@ class EmbodyRhythmMotion(io.ComfyNode):
                              gesture_amount=float(gesture_amount), nod_amount=float(nod_amount),
                              box_enlarge=float(box_enlarge))
         pbar.update(1)
-        return io.NodeOutput(pose)
+        return io.NodeOutput(pose, ui={**pose_ui(pose), "embody_timeline": [timeline(features, pose)]})
 
 
 NODES = [EmbodyAudioFeatures, EmbodyRhythmMotion]

@@ -104,7 +104,8 @@ class EmbodyHandClarity(io.ComfyNode):
             mask,
             summary,
             json.dumps(table),
-            ui={"embody_clarity": ui_scores, "embody_clarity_threshold": [float(threshold)]},
+            ui={"embody_clarity": ui_scores, "embody_clarity_threshold": [float(threshold)],
+                "embody_clarity_passed": [bool(p) for p in passed]},
         )
 
 

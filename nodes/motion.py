@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import comfy.model_management
 import comfy.model_patcher
 import comfy.utils
@@ -14,10 +16,12 @@ from ..models.audio.learned.dataset import FrameFilter, MotionDataset, build_vid
 from ..models.audio.learned.generate import generate_motion
 from ..models.audio.learned.model_file import load_motion_model
 from ..models.audio.learned.motion_model import MotionModelConfig
+from ..models.audio.learned.progress import TrainingProgress
 from ..models.audio.learned.train import TrainConfig, checked_paths, train_motion_model
+from ..models.audio.timeline import timeline
 from ..models.io.safe_paths import resolve_inside
 from ..models.pose.layout import CONFIDENCE_GATE
-from ._api import CATEGORY, EmbodyAudioFeatures, EmbodyMotionModel, EmbodyPose, io
+from ._api import CATEGORY, EmbodyAudioFeatures, EmbodyMotionModel, EmbodyPose, io, pose_ui, send_to_node
 from .paths import list_files, register_model_folders, resolve
 
 
@@ -104,7 +108,7 @@ class EmbodyAudioToMotion(io.ComfyNode):
             motion_scale=motion_scale, person=person, window=window or None,
             overlap=None if overlap < 0 else overlap, progress=progress,
         )
-        return io.NodeOutput(pose)
+        return io.NodeOutput(pose, ui={**pose_ui(pose), "embody_timeline": [timeline(audio_features, pose)]})
 
 
 class EmbodyTrainMotionModel(io.ComfyNode):
@@ -118,6 +122,7 @@ class EmbodyTrainMotionModel(io.ComfyNode):
             "poses found with DWPose) or on one pose sequence + its audio. Saves to models/embody/motion, resumes "
             "from the last checkpoint, and shows the loss curve.",
             is_output_node=True,
+            hidden=[io.Hidden.unique_id],
             inputs=[
                 io.String.Input("output_name", default="my_motion",
                                 tooltip="File name (without .safetensors) in models/embody/motion; sub-folders such "
@@ -188,15 +193,26 @@ class EmbodyTrainMotionModel(io.ComfyNode):
         tc = TrainConfig(steps=steps, batch_size=batch_size, lr=learning_rate, seed=seed,
                          cpu=comfy.model_management.get_torch_device().type == "cpu")
         bar = comfy.utils.ProgressBar(steps)
-        result = train_motion_model(dataset, out_path, mc, tc, resume=resume, root=out_dir,
-                                    progress=lambda s, total, log: bar.update_absolute(s, total),
+        tracker = TrainingProgress(steps)
+        node_id = cls.hidden.unique_id
+        last_sent = [0.0]
+
+        def progress(step: int, total: int, log: dict) -> None:
+            bar.update_absolute(step, total)
+            tracker.update(step, float(log.get("loss", float("nan"))))
+            now = time.monotonic()
+            if now - last_sent[0] >= 0.5 or step >= total:  # at most two messages a second
+                last_sent[0] = now
+                send_to_node(node_id, "embody.training", tracker.payload(), tracker.text())
+
+        result = train_motion_model(dataset, out_path, mc, tc, resume=resume, root=out_dir, progress=progress,
                                     check_interrupt=_interrupt_check)
         curve = torch.zeros(1, 64, 64, 3)
         if result.report_png:
             from PIL import Image
 
             curve = torch.from_numpy(np.asarray(Image.open(result.report_png).convert("RGB"), np.float32) / 255.0)[None]
-        return io.NodeOutput(result.model.cpu(), curve, out_path)
+        return io.NodeOutput(result.model.cpu(), curve, out_path, ui={"embody_training": [tracker.payload()]})
 
 
 NODES = [EmbodyMotionModelLoader, EmbodyAudioToMotion, EmbodyTrainMotionModel]

@@ -15,7 +15,8 @@ from ..models.pose.extract import extract_poses
 from ..models.pose.render import confidence_mask, render_pose
 from ..models.pose.select import PERSON_MODES
 from ..models.pose.types import check_canvas_size
-from ._api import CATEGORY, EmbodyPose, io
+from ..models.video.progress_text import frames_text
+from ._api import CATEGORY, EmbodyPose, io, pose_ui, progress_text
 from .paths import list_files, resolve
 
 logger = logging.getLogger(__name__)
@@ -77,6 +78,7 @@ class EmbodyPoseExtract(io.ComfyNode):
                 io.Boolean.Input("include_hands", default=True, tooltip="Draw hands in the image and mask."),
                 io.Boolean.Input("include_face", default=True, tooltip="Draw the face in the image and mask."),
             ],
+            hidden=[io.Hidden.unique_id],
             outputs=[
                 EmbodyPose.Output(display_name="pose",
                                   tooltip="All 133 keypoints per person and frame (the include switches only affect "
@@ -95,9 +97,12 @@ class EmbodyPoseExtract(io.ComfyNode):
         total = int(frames.shape[0])
         pbar = comfy.utils.ProgressBar(max(1, 2 * total))
 
+        node_id = cls.hidden.unique_id
+
         def extract_progress(done: int, _total: int) -> None:
             comfy.model_management.throw_exception_if_processing_interrupted()
             pbar.update_absolute(done)
+            progress_text(node_id, frames_text("finding poses:", done, total), final=done >= total)
 
         def render_progress(done: int, _total: int) -> None:
             comfy.model_management.throw_exception_if_processing_interrupted()
@@ -123,7 +128,7 @@ class EmbodyPoseExtract(io.ComfyNode):
         mask = confidence_mask(pose, **flags)
         pbar.update_absolute(max(1, 2 * total))
         pose_image = torch.from_numpy(drawn).float().div_(255.0)
-        return io.NodeOutput(pose, pose_image, torch.from_numpy(mask))
+        return io.NodeOutput(pose, pose_image, torch.from_numpy(mask), ui=pose_ui(pose))
 
 
 NODES = [EmbodyPoseExtract]

@@ -16,7 +16,7 @@ from ..models.pose.layout import CONFIDENCE_GATE
 from ..models.pose.render import STYLES, confidence_mask, render_pose
 from ..models.pose.smooth import one_euro_smooth
 from ..models.pose.types import MAX_CANVAS_SIDE
-from ._api import CATEGORY, EmbodyPose, PoseKeypoint, io
+from ._api import CATEGORY, EmbodyPose, PoseKeypoint, io, pose_ui
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ class EmbodyPoseAlign(io.ComfyNode):
         logger.info("Embody pose align (%s): x*%.4f%+.4f, y*%.4f%+.4f from %d frames%s", mode, fit["ax"], fit["bx"],
                     fit["ay"], fit["by"], fit["frames_used"], " (largest-person fallback)" if fit["fallback_used"]
                     else "")
-        return io.NodeOutput(aligned)
+        return io.NodeOutput(aligned, ui=pose_ui(aligned))
 
 
 class EmbodyPoseSmooth(io.ComfyNode):
@@ -141,8 +141,9 @@ class EmbodyPoseSmooth(io.ComfyNode):
 
     @classmethod
     def execute(cls, pose, min_cutoff, beta, d_cutoff, hold_below, full_above) -> io.NodeOutput:
-        return io.NodeOutput(one_euro_smooth(pose, min_cutoff=min_cutoff, beta=beta, d_cutoff=d_cutoff,
-                                             hold_below=hold_below, full_above=full_above))
+        smoothed = one_euro_smooth(pose, min_cutoff=min_cutoff, beta=beta, d_cutoff=d_cutoff,
+                                   hold_below=hold_below, full_above=full_above)
+        return io.NodeOutput(smoothed, ui=pose_ui(smoothed))
 
 
 class EmbodyPoseToKeypoints(io.ComfyNode):
@@ -197,7 +198,8 @@ class EmbodyKeypointsToPose(io.ComfyNode):
 
     @classmethod
     def execute(cls, keypoints, fps) -> io.NodeOutput:
-        return io.NodeOutput(keypoints_to_pose(keypoints, fps=fps))
+        pose = keypoints_to_pose(keypoints, fps=fps)
+        return io.NodeOutput(pose, ui=pose_ui(pose))
 
 
 class EmbodyBodyMovementMap(io.ComfyNode):

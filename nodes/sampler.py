@@ -11,9 +11,10 @@ import torch
 from ..models.video.components import unet_memory_bytes, vae_encode_memory_bytes
 from ..models.video.conditioning import encode_reference, prepare_frames, resize_center_crop, to_nchw
 from ..models.video.fusion import FusionSchedule, window_indices
+from ..models.video.progress_text import sampler_text
 from ..models.video.sampler import SamplerSettings, denoise
 from ..models.video.sigmas import SCHEDULES
-from ._api import CATEGORY, EmbodyFusion, EmbodyVideoModel, io
+from ._api import CATEGORY, EmbodyFusion, EmbodyVideoModel, io, progress_text
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +84,7 @@ class EmbodySampler(io.ComfyNode):
                 io.Combo.Input("sigma_schedule", options=list(SCHEDULES), default="karras", tooltip="karras = "
                                "official (700 -> 0.002); ays = Align Your Steps for SVD, good at 10 steps."),
             ],
+            hidden=[io.Hidden.unique_id],
             outputs=[io.Latent.Output(display_name="latent", tooltip="Video latents [frames, 4, H/8, W/8] "
                                       "including the reference frame 0; decode with Embody Decode.")],
         )
@@ -108,9 +110,12 @@ class EmbodySampler(io.ComfyNode):
         pbar = comfy.utils.ProgressBar(total)
         state = {"done": 0}
 
+        node_id = cls.hidden.unique_id
+
         def progress(done: int, total_: int) -> None:
             state["done"] = done
             pbar.update_absolute(done, total_)
+            progress_text(node_id, sampler_text(done, steps, len(windows)), final=done >= total_)
 
         previewer = _previewer(mm.get_torch_device())
 

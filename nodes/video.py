@@ -14,7 +14,8 @@ import torch
 from ..models.video.components import MODULE_GROUPS, VideoModel, vae_decode_memory_bytes
 from ..models.video.decode import check_video_latent, decode_latents
 from ..models.video.loader import load_video_model
-from ._api import CATEGORY, EmbodyVideoModel, io
+from ..models.video.progress_text import frames_text
+from ._api import CATEGORY, EmbodyVideoModel, io, progress_text
 from .paths import WHERE_TO_GET, list_files, resolve
 
 logger = logging.getLogger(__name__)
@@ -167,6 +168,7 @@ class EmbodyDecode(io.ComfyNode):
                 io.Boolean.Input("keep_reference_frame", default=False, tooltip="Keep frame 0 (the generated "
                                  "reference frame) in the output; the official pipeline drops it."),
             ],
+            hidden=[io.Hidden.unique_id],
             outputs=[io.Image.Output(display_name="images", tooltip="Decoded frames [F, H, W, 3], 0..1.")],
         )
 
@@ -182,8 +184,11 @@ class EmbodyDecode(io.ComfyNode):
             vae = video_model.components.vae
         pbar = comfy.utils.ProgressBar(total)
 
+        node_id = cls.hidden.unique_id
+
         def progress(done: int, frames: int) -> None:
             pbar.update_absolute(done, frames)
+            progress_text(node_id, frames_text("decoding", done, frames), final=done >= frames)
             mm.throw_exception_if_processing_interrupted()
 
         images = decode_latents(vae, samples, chunk_size=chunk_size, keep_reference_frame=keep_reference_frame,

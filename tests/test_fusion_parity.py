@@ -16,6 +16,10 @@ import numpy as np
 from models.video.fusion import FusionSchedule, window_indices, window_weights
 
 FIXTURE = Path(__file__).parent / "data" / "fusion_parity.json"
+# Widget values (window 0 / overlap -1 = the model default) -> the schedule the sampler resolves them to.
+OPTIONS_FIXTURE = Path(__file__).parent / "data" / "fusion_options_parity.json"
+OPTION_CASES = [(0, -1, "1.1"), (0, -1, "1.0"), (0, 3, "1.1"), (16, -1, "1.1"), (4, -1, "1.1"), (3, -1, "1.0"),
+                (24, 10, "1.0"), (5, -1, "1.1")]
 CASES = [
     (20, dict(window=8, overlap=3)),
     (73, dict(window=72, overlap=6)),
@@ -51,3 +55,20 @@ def test_fixture_matches_the_python_fusion() -> None:
     for a, b in zip(stored, cases, strict=True):
         for wa, wb in zip(a["weights"], b["weights"], strict=True):
             assert np.allclose(wa, wb, atol=1e-6)
+
+
+def compute_options() -> list[dict]:
+    out = []
+    for window, overlap, version in OPTION_CASES:
+        sch = FusionSchedule(window=window, overlap=overlap, anchor_reference=False).resolved(version)
+        out.append({"window": window, "overlap": overlap, "version": version,
+                    "resolved": {"window": sch.window, "overlap": sch.overlap}})
+    return out
+
+
+def test_options_fixture_matches_the_python_defaults() -> None:
+    """What the Fusion Schedule widget draws for window 0 / overlap -1 is what the sampler will use."""
+    cases = compute_options()
+    if os.environ.get("EMBODY_UPDATE_PARITY") == "1":
+        OPTIONS_FIXTURE.write_text(json.dumps(cases, indent=0) + "\n")
+    assert json.loads(OPTIONS_FIXTURE.read_text()) == cases

@@ -30,15 +30,61 @@ def test_every_example_is_shipped_with_a_thumbnail() -> None:
     names = {p.stem for p in WORKFLOWS}
     assert names == set(_example_graphs()), "run tests/browser/export_examples.sh after editing example_graphs.py"
     for p in WORKFLOWS:
-        thumb = p.with_suffix(".png")
+        # ComfyUI's templates dialog asks custom packs for <name>.jpg (mediaSubtype "jpg"), never .png.
+        thumb = p.with_suffix(".jpg")
         assert thumb.exists() and thumb.stat().st_size > 10_000, thumb
+        assert thumb.read_bytes()[:3] == b"\xff\xd8\xff", f"{thumb} is not a JPEG"
+
+
+NOTE_TYPES = ("MarkdownNote", "Note")
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.stem)
+def test_example_reads_as_an_artist_opens_it(path: Path) -> None:
+    """Saved at a zoom where ComfyUI draws text, nodes in titled groups per stage, muted branches in their own
+    groups below the main row, and a note naming every file the graph loads and where it goes."""
+    ui = json.loads(path.read_text())
+    assert ui["extra"]["ds"]["scale"] >= 0.6, "below ~0.6 ComfyUI draws grey boxes instead of text"
+    groups = ui.get("groups", [])
+    assert len(groups) >= 3 and all(g["title"] for g in groups)
+    nodes = [n for n in ui["nodes"] if n["type"] not in NOTE_TYPES]
+
+    def inside(n: dict, g: dict) -> bool:
+        x, y, w, h = g["bounding"]
+        return x <= n["pos"][0] and y <= n["pos"][1] and n["pos"][0] + n["size"][0] <= x + w + 1 \
+            and n["pos"][1] + n["size"][1] <= y + h + 1
+    for n in nodes:
+        homes = [g for g in groups if inside(n, g)]
+        assert len(homes) == 1, (n["type"], n.get("title"), [g["title"] for g in homes])
+        muted = n.get("mode", 0) == 2
+        assert homes[0]["title"].startswith("Optional") == muted, (n.get("title"), homes[0]["title"])
+    main_bottom = max(g["bounding"][1] + g["bounding"][3] for g in groups if not g["title"].startswith("Optional"))
+    for g in groups:
+        if g["title"].startswith("Optional"):
+            assert g["bounding"][1] > main_bottom, f"muted group {g['title']!r} must sit apart, below the main row"
+    notes = [n for n in ui["nodes"] if n["type"] in NOTE_TYPES]
+    assert len(notes) == 1
+    text = notes[0]["widgets_values"][0]
+    files = {v for n in _example_graphs()[path.stem].values() for v in n["inputs"].values()
+             if isinstance(v, str) and v.endswith((".png", ".mp4", ".wav", ".onnx", ".pth", ".safetensors"))}
+    for f in files:
+        assert f in text, f"the note does not say where {f} goes"
+
+
+def test_talking_body_has_one_fps_source() -> None:
+    """Sound and motion stay in sync: the audio features and every video take their fps from one node."""
+    graph = _example_graphs()["talking_body"]
+    users = [n for n in graph.values() if n["class_type"] in ("EmbodyAudioFeatures", "CreateVideo")]
+    sources = {tuple(n["inputs"]["fps"]) if isinstance(n["inputs"]["fps"], list) else n["inputs"]["fps"]
+               for n in users}
+    assert len(users) >= 3 and len(sources) == 1 and isinstance(next(iter(sources)), tuple), sources
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.stem)
 def test_workflow_matches_its_graph_and_the_contract(path: Path) -> None:
     ui = json.loads(path.read_text())
     graph = _example_graphs()[path.stem]
-    nodes = {n["id"]: n for n in ui["nodes"]}
+    nodes = {n["id"]: n for n in ui["nodes"] if n["type"] not in NOTE_TYPES}
     assert sorted(n["type"] for n in nodes.values()) == sorted(v["class_type"] for v in graph.values())
     titles = {v["_meta"]["title"] for v in graph.values()}
     for n in nodes.values():  # the frontend drops a title equal to the node's display name

@@ -76,7 +76,7 @@ def coco_to_openpose18(keypoints: np.ndarray, neck_rule: str = "binary", dtype: 
     "min" (rtmlib: the smaller shoulder confidence). dtype float64 reproduces what DWPose's detectors hand to their
     drawing and alignment code (float64 neck mean), float32 what EMBODY_POSE stores.
     """
-    kp = np.asarray(keypoints, dtype=dtype)
+    kp: np.ndarray = np.asarray(keypoints, dtype=dtype)
     src = np.where(OPENPOSE18_FROM_COCO < 0, 0, OPENPOSE18_FROM_COCO)
     out = kp[..., src, :].copy()
     left, right = kp[..., LEFT_SHOULDER, :], kp[..., RIGHT_SHOULDER, :]

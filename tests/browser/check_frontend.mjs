@@ -60,51 +60,149 @@ try {
     if (fusion) {
       g.add(fusion);
       out.fusion_widget = !!fusion.widgets?.find((w) => w.name === "window_plot");
+      await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 50)));
+      const fc = fusion.embodyFusionCanvas;
+      if (fc) {
+        const d = fc.getContext("2d").getImageData(0, 0, fc.width, fc.height - 30).data;
+        let lit = 0;
+        for (let i = 0; i < d.length; i += 4) if (d[i + 2] > 120 && d[i + 2] > d[i] + 40) lit++;
+        out.fusion_drawn_pixels = lit; // at window 0 (the model default) the windows must be drawn
+        out.fusion_png = fc.toDataURL("image/png");
+      }
+    }
+    // Voice-and-motion and loss widgets, fed the payload shapes the Python nodes send (models/audio/timeline.py,
+    // models/audio/learned/progress.py), so their drawing is checked without a long run.
+    const n = 200, wave = [], loud = [], onset = [], mouth = [], hands = [];
+    for (let i = 0; i < n; i++) {
+      const env = 0.5 + 0.5 * Math.sin(i / 9);
+      wave.push([-0.8 * env, 0.8 * env]); loud.push(env); onset.push(i % 25 === 0 ? 1 : 0.1);
+      mouth.push(env * 0.9); hands.push(i % 25 < 6 ? 0.8 : 0.1);
+    }
+    const audioNode = window.LiteGraph.createNode("EmbodyRhythmMotion");
+    const trainNode = window.LiteGraph.createNode("EmbodyTrainMotionModel");
+    const lit = (c) => { const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data; let k = 0;
+      for (let i = 0; i < d.length; i += 4) if (d[i] + d[i + 1] + d[i + 2] > 200) k++; return k; };
+    if (audioNode?.embodyTimelineCanvas) {
+      g.add(audioNode);
+      audioNode.onExecuted({ embody_timeline: [{ v: 1, duration_s: 8, fps: 25, wave, loudness: loud, onset, mouth, hands }] });
+      out.timeline_drawn_pixels = lit(audioNode.embodyTimelineCanvas);
+      out.timeline_png = audioNode.embodyTimelineCanvas.toDataURL("image/png");
+    }
+    if (trainNode?.embodyTrainingCanvas) {
+      g.add(trainNode);
+      const curve = Array.from({ length: 60 }, (_, i) => [(i + 1) * 10, 1.2 * Math.exp(-i / 15) + 0.05]);
+      trainNode.onExecuted({ embody_training: [{ step: 600, total: 2000, loss: 0.07, text: "step 600 of 2000 · loss 0.07 · 4 min 40 s left", curve }] });
+      out.training_drawn_pixels = lit(trainNode.embodyTrainingCanvas);
+      out.training_png = trainNode.embodyTrainingCanvas.toDataURL("image/png");
     }
     g.clear();
     return out;
   });
+  for (const key of ["timeline", "training"]) {
+    if (report.checks.widgets[`${key}_png`]) {
+      fs.writeFileSync(path.join(outDir, `${key}_widget.png`), Buffer.from(report.checks.widgets[`${key}_png`].split(",")[1], "base64"));
+      delete report.checks.widgets[`${key}_png`];
+    }
+  }
+  if (report.checks.widgets.fusion_png) {
+    fs.writeFileSync(path.join(outDir, "fusion_widget.png"), Buffer.from(report.checks.widgets.fusion_png.split(",")[1], "base64"));
+    delete report.checks.widgets.fusion_png;
+  }
 
   for (const file of workflows) {
     const name = path.basename(file).replace(/_api\.json$/, "");
     const api = JSON.parse(fs.readFileSync(file, "utf8"));
+    const note = typeof api._note === "string" ? api._note : "";
     for (const k of Object.keys(api)) if (k.startsWith("_")) delete api[k];
-    const result = await page.evaluate(async ([api, name]) => {
+    // title -> stage (the titled group a node goes in; example_graphs.py names them)
+    const stages = Object.fromEntries(Object.values(api).filter((n) => n._meta?.stage).map((n) => [n._meta.title, n._meta.stage]));
+    const result = await page.evaluate(async ([api, name, stages, note]) => {
       await window.app.loadApiJson(api, `${name}.json`);
       await new Promise((r) => setTimeout(r, 500));
-      const nodes = window.app.graph._nodes;
+      const graph = window.app.graph;
+      const nodes = [...graph._nodes];
       // Branches that need files the user may not have yet ship muted (mode 2 = never).
       for (const n of nodes) if (String(n.title).startsWith("Optional:")) n.mode = 2;
       const missing = nodes.filter((n) => !window.LiteGraph.registered_node_types[n.type]).map((n) => n.type);
-      // Left-to-right layered layout: column = longest path from a source node, stacked by column.
+      // Layout for any graph: depth = longest path from a source; nodes go in titled groups (their stage, or
+      // "Step k" by depth when the graph names none); groups run left to right in order of depth, optional
+      // (muted) groups in a second row below, visibly apart; a note with the files to place sits on top.
       const depth = new Map();
-      const inputsOf = (n) => (n.inputs ?? []).filter((i) => i.link != null).map((i) => window.app.graph.links[i.link]?.origin_id);
+      const inputsOf = (n) => (n.inputs ?? []).filter((i) => i.link != null).map((i) => graph.links[i.link]?.origin_id);
       const visit = (n, seen = new Set()) => {
         if (depth.has(n.id)) return depth.get(n.id);
         if (seen.has(n.id)) return 0;
         seen.add(n.id);
-        const d = Math.max(-1, ...inputsOf(n).map((id) => visit(window.app.graph.getNodeById(id), seen))) + 1;
+        const d = Math.max(-1, ...inputsOf(n).map((id) => visit(graph.getNodeById(id), seen))) + 1;
         depth.set(n.id, d);
         return d;
       };
       nodes.forEach((n) => visit(n));
-      const columns = new Map();
-      for (const n of [...nodes].sort((a, b) => a.id - b.id)) {
-        const d = depth.get(n.id);
-        const y = columns.get(d) ?? 60;
-        n.pos = [60 + d * 380, y];
-        columns.set(d, y + (n.size?.[1] ?? 100) + 70);
+      const stageOf = (n) => stages[n.title] ?? (String(n.title).startsWith("Optional:") ? "Optional (muted)" : `Step ${depth.get(n.id) + 1}`);
+      const groups = new Map();
+      for (const n of [...nodes].sort((a, b) => depth.get(a.id) - depth.get(b.id) || a.id - b.id)) {
+        const s = stageOf(n);
+        if (!groups.has(s)) groups.set(s, []);
+        groups.get(s).push(n);
       }
-      try {
-        await window.app.extensionManager.command.execute("Comfy.Canvas.FitView");
-      } catch {
-        window.app.canvas.ds.offset = [20, 20];
-        window.app.canvas.ds.scale = 0.55;
+      const PAD = 30, TITLE = 50, GAP_X = 60, GAP_Y = 40;
+      let noteNode = null, top = 40;
+      if (note) {
+        noteNode = window.LiteGraph.createNode("MarkdownNote") ?? window.LiteGraph.createNode("Note");
+        if (noteNode) {
+          graph.add(noteNode);
+          noteNode.title = "Read me: files and weights";
+          const w = noteNode.widgets?.[0];
+          if (w) w.value = note;
+          noteNode.pos = [40, 40];
+          noteNode.size = [900, 330];
+          top = 40 + 330 + 80;
+        }
       }
-      window.app.graph.setDirtyCanvas(true, true);
+      const rows = [[...groups.entries()].filter(([s]) => !s.startsWith("Optional")), [...groups.entries()].filter(([s]) => s.startsWith("Optional"))];
+      let y = top;
+      for (const [r, row] of rows.entries()) {
+        let x = 40, rowH = 0;
+        for (const [stage, members] of row) {
+          // inside a group: one column per depth, nodes stacked
+          const d0 = Math.min(...members.map((n) => depth.get(n.id)));
+          const cols = new Map();
+          for (const n of members) {
+            const c = depth.get(n.id) - d0;
+            if (!cols.has(c)) cols.set(c, []);
+            cols.get(c).push(n);
+          }
+          let cx = x + PAD, gh = 0;
+          for (const c of [...cols.keys()].sort((a, b) => a - b)) {
+            let cy = y + TITLE, cw = 0;
+            for (const n of cols.get(c)) {
+              const [w, h] = n.size ?? [300, 100];
+              n.pos = [cx, cy + window.LiteGraph.NODE_TITLE_HEIGHT];
+              cy += h + window.LiteGraph.NODE_TITLE_HEIGHT + GAP_Y;
+              cw = Math.max(cw, w);
+            }
+            gh = Math.max(gh, cy - y);
+            cx += cw + GAP_X;
+          }
+          const group = new window.LiteGraph.LGraphGroup(stage);
+          group.pos = [x, y];
+          group.size = [cx - x - GAP_X + PAD, gh + PAD - GAP_Y];
+          group.color = r === 1 ? "#555555" : ["#3f789e", "#8A8", "#a1309b", "#b58b2a", "#88A"][[...groups.keys()].indexOf(stage) % 5];
+          graph.add(group);
+          x += group.size[0] + 80;
+          rowH = Math.max(rowH, group.size[1]);
+        }
+        y += rowH + (r === 0 ? 160 : 80);
+      }
+      // Saved view: readable zoom (ComfyUI draws node text above ~0.6), starting at the note and the first groups.
+      window.app.canvas.ds.scale = 0.8;
+      window.app.canvas.ds.offset = [70, 70];
+      graph.setDirtyCanvas(true, true);
       await new Promise((r) => setTimeout(r, 500));
-      return { nodes: nodes.length, missing, ui: window.app.graph.serialize() };
-    }, [api, name]);
+      const out = graph.serialize();
+      out.extra = { ...(out.extra ?? {}), ds: { scale: 0.8, offset: [70, 70] } };
+      return { nodes: nodes.length, missing, ui: out };
+    }, [api, name, stages, note]);
     report.workflows[name] = { nodes: result.nodes, missing: result.missing };
     if (result.missing.length) report.errors.push(`${name}: missing node types ${result.missing}`);
     fs.writeFileSync(path.join(outDir, `${name}.json`), JSON.stringify(result.ui, null, 1));
@@ -133,9 +231,47 @@ try {
         if (px[i + 2] > px[i] + 80) line++; // the score polyline (light blue)
         if (px[i] > 150 && px[i + 1] < 90 && px[i + 2] < 90) threshold++; // the red threshold line
       }
+      // The pose scrubber on the extract node: the skeleton drawn from the keypoints Python sent.
+      const extract = window.app.graph._nodes.find((n) => n.type === "EmbodyPoseExtract");
+      const poseCanvas = extract?.embodyPose?.canvas;
+      const countLit = (/** @type {HTMLCanvasElement} */ c) => {
+        const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+        let n = 0;
+        for (let i = 0; i < d.length; i += 4) if (d[i + 1] > 150 && d[i] < 120) n++; // green joints / blue bones
+        return n;
+      };
+      const pose = poseCanvas ? { frames: extract.embodyPose.state.pose?.frames ?? 0, lit: countLit(poseCanvas),
+                                  png: poseCanvas.toDataURL("image/png") } : { error: "no pose scrubber" };
+      // Widgets are not serialised: the saved workflow holds no preview data.
+      const saved = JSON.stringify(window.app.graph.serialize());
+      // (the widget names may appear as input slots of newer frontends; the data must not)
+      const exNode = JSON.parse(saved).nodes.find((n) => n.type === "EmbodyPoseExtract");
+      const serialised = /"kp":/.test(saved) || JSON.stringify(exNode?.widgets_values ?? []).length > 2000
+        ? { kp: /"kp":/.test(saved), values: exNode?.widgets_values, size: saved.length } : false;
+      // Reload the same workflow: the widgets find their last run in /history and draw it again.
+      await window.app.loadGraphData(JSON.parse(saved));
+      let again = null;
+      for (let t0 = Date.now(); Date.now() - t0 < 30000;) { // /history answers slowly on a busy machine
+        await new Promise((r) => setTimeout(r, 500));
+        again = window.app.graph._nodes.find((n) => n.type === "EmbodyPoseExtract");
+        if (again?.embodyPose?.state?.pose) break;
+      }
+      await new Promise((r) => setTimeout(r, 500));
+      const clarity2 = window.app.graph._nodes.find((n) => n.type === "EmbodyHandClarity");
+      let clarityAfter = 0;
+      if (clarity2?.embodyClarityCanvas) {
+        const d = clarity2.embodyClarityCanvas.getContext("2d").getImageData(0, 0, 320, 110).data;
+        for (let i = 0; i < d.length; i += 4) if (d[i + 2] > d[i] + 80) clarityAfter++;
+      }
+      const reload = { pose_frames: again?.embodyPose?.state?.pose?.frames ?? 0,
+                       pose_lit: again?.embodyPose ? countLit(again.embodyPose.canvas) : 0, clarity_line_pixels: clarityAfter };
       return { frames: message.embody_clarity?.length ?? 0, scores: message.embody_clarity, threshold: message.embody_clarity_threshold?.[0],
-               line_pixels: line, threshold_pixels: threshold, png: canvas.toDataURL("image/png") };
+               line_pixels: line, threshold_pixels: threshold, png: canvas.toDataURL("image/png"), pose, serialised, reload };
     }, api);
+    if (report.checks.executed.pose?.png) {
+      fs.writeFileSync(path.join(outDir, "pose_widget.png"), Buffer.from(report.checks.executed.pose.png.split(",")[1], "base64"));
+      delete report.checks.executed.pose.png;
+    }
     if (report.checks.executed.error) report.errors.push(report.checks.executed.error);
     if (report.checks.executed.png) {
       fs.writeFileSync(path.join(outDir, "clarity_widget.png"), Buffer.from(report.checks.executed.png.split(",")[1], "base64"));

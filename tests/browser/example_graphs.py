@@ -18,8 +18,44 @@ RENDER = {"style": "mimicmotion", "width": 0, "height": 0, "include_body": True,
           "include_face": True, "person": -1}
 
 
-def node(class_type: str, title: str, **inputs: object) -> dict:
-    return {"class_type": class_type, "inputs": inputs, "_meta": {"title": title}}
+def node(class_type: str, title: str, _stage: str = "", **inputs: object) -> dict:
+    """One API-format node; `_stage` names the titled group it is laid out in (check_frontend.mjs)."""
+    meta = {"title": title, **({"stage": _stage} if _stage else {})}
+    return {"class_type": class_type, "inputs": inputs, "_meta": meta}
+
+
+# The note at the top of each example: which files go where, and which weights each branch needs.
+MIMICMOTION_FILES = (
+    "- `models/mimicmotion/MimicMotion_1-1.pth` from https://huggingface.co/tencent/MimicMotion\n"
+    "- `models/diffusers/stable-video-diffusion-img2vid-xt-1-1/` (vae/, image_encoder/, feature_extractor/, "
+    "scheduler/) from https://huggingface.co/stabilityai/stable-video-diffusion-img2vid-xt-1-1\n"
+)
+DWPOSE_FILES = ("- `models/dwpose/yolox_l.onnx` and `models/dwpose/dw-ll_ucoco_384.onnx` from "
+                "https://huggingface.co/yzd-v/DWPose\n")
+WAN_FILES = (
+    "- `models/diffusion_models/wan2.2_animate_14B_bf16.safetensors` and `models/vae/wan_2.1_vae.safetensors` from "
+    "https://huggingface.co/Comfy-Org/Wan_2.2_ComfyUI_Repackaged\n"
+    "- `models/text_encoders/umt5_xxl_fp8_e4m3fn_scaled.safetensors` and `models/clip_vision/clip_vision_h.safetensors`"
+    " from https://huggingface.co/Comfy-Org/Wan_2.1_ComfyUI_repackaged\n"
+)
+NOTES = {
+    "pose_transfer": "## Pose transfer (MimicMotion)\nPut your picture as `input/reference.png` and the dance as "
+    "`input/driving.mp4`, or pick your own files in the two load nodes.\n\n**Weights** (the pack never downloads "
+    "them):\n" + DWPOSE_FILES + MIMICMOTION_FILES + "\nA GPU with 16 GB or more is advised for 72-frame windows.",
+    "talking_body": "## Talking body\nPut your picture as `input/reference.png` and the speech as "
+    "`input/speech.wav`. One **fps** node sets the motion and the video frame rate, so sound and motion stay in "
+    "sync.\n\n**Main branch** (procedural motion, no motion weights):\n" + DWPOSE_FILES + "\n**Muted: learned "
+    "motion** needs `models/embody/motion/my_motion.safetensors` (train it with Embody Train Motion Model).\n"
+    "**Muted: talking person** needs the MimicMotion weights:\n" + MIMICMOTION_FILES +
+    "\nSelect a muted group's nodes and press Ctrl+M to turn it on.",
+    "talking_body_wan_animate": "## Talking body with Wan2.2-Animate (core)\nPut your picture as "
+    "`input/reference.png` and the speech as `input/speech.wav`.\n\n**Weights:**\n" + DWPOSE_FILES + WAN_FILES,
+    "pose_transfer_wan_animate": "## Pose transfer with Wan2.2-Animate (core)\nPut your picture as "
+    "`input/reference.png` and the dance as `input/dance.mp4`.\n\n**Weights:**\n" + DWPOSE_FILES + WAN_FILES,
+    "pose_and_hand_clarity": "## Pose and hand clarity\nPut a video as `input/dance.mp4` (or pick yours in the "
+    "load node).\n\n**Weights:**\n" + DWPOSE_FILES + "\nThe hand clarity plot shows which frames have crisp "
+    "hands; the mask keeps only those.",
+}
 
 
 def pose_transfer() -> dict:
@@ -56,21 +92,28 @@ def talking_body() -> dict:
         "1": node("LoadImage", "Reference image", image="reference.png"),
         "2": node("EmbodyPoseExtract", "Reference pose", image=["1", 0], **DWPOSE),
         "3": node("LoadAudio", "Speech", audio="speech.wav"),
-        "4": node("EmbodyAudioFeatures", "Audio features at 25 fps", audio=["3", 0], fps=25.0),
+        "20": node("PrimitiveFloat", "fps (motion and video)", value=25.0),
+        "4": node("EmbodyAudioFeatures", "Audio features", audio=["3", 0], fps=["20", 0]),
         "5": node("EmbodyRhythmMotion", "Rhythm Motion (procedural, no weights)", reference=["2", 0],
                   features=["4", 0], seed=0, intensity=1.0, gesture_amount=1.0, nod_amount=1.0, box_enlarge=1.25,
                   person=0),
         "6": node("EmbodyPoseRender", "Pose guidance", pose=["5", 0], **RENDER),
-        "7": node("CreateVideo", "Pose video with the speech", images=["6", 0], fps=25.0, audio=["3", 0]),
+        "7": node("CreateVideo", "Pose video with the speech", images=["6", 0], fps=["20", 0], audio=["3", 0]),
         "8": node("SaveVideo", "Save Video", video=["7", 0], filename_prefix="embody/talking_body", format="mp4",
                   **{"format.codec": "auto"}),
+        # Live without any weights: the reference photo itself moved into the talking motion (pose warp).
+        "20": node("EmbodyPoseWarp", "Pose Warp: the photo speaking (no weights)", reference_image=["1", 0],
+                   reference_pose=["2", 0], driving_pose=["5", 0], person=0, refine_region=True, mesh_spacing=10),
+        "21": node("CreateVideo", "Talking photo with the speech", images=["20", 0], fps=25.0, audio=["3", 0]),
+        "22": node("SaveVideo", "Save the talking photo", video=["21", 0], filename_prefix="embody/talking_photo",
+                   format="mp4", **{"format.codec": "auto"}),
         # Muted until you have trained a model (Train Motion Model node or python -m scripts.train_motion).
         "9": node("EmbodyMotionModelLoader", "Optional: your trained motion model", model_name="my_motion.safetensors"),
         "10": node("EmbodyAudioToMotion", "Optional: Audio To Motion (learned)", motion_model=["9", 0],
                    reference=["2", 0], audio_features=["4", 0], seed=0, steps=10, cfg=2.0, motion_scale=1.0,
                    person=0, window=0, overlap=-1),
         "11": node("EmbodyPoseRender", "Optional: learned pose guidance", pose=["10", 0], **RENDER),
-        "12": node("CreateVideo", "Optional: learned pose video", images=["11", 0], fps=25.0, audio=["3", 0]),
+        "12": node("CreateVideo", "Optional: learned pose video", images=["11", 0], fps=["20", 0], audio=["3", 0]),
         "13": node("SaveVideo", "Optional: save", video=["12", 0], filename_prefix="embody/talking_body_learned",
                    format="mp4", **{"format.codec": "auto"}),
         # Muted until the MimicMotion and SVD weights are in place: the talking pose drives the video model.
@@ -84,7 +127,7 @@ def talking_body() -> dict:
                    pose_end=1.0, image_embed_strength=1.0, sigma_schedule="karras"),
         "17": node("EmbodyDecode", "Optional: Embody Decode", video_model=["14", 0], latent=["16", 0], chunk_size=8,
                    decode_on_cpu=False, keep_reference_frame=False),
-        "18": node("CreateVideo", "Optional: talking person with the speech", images=["17", 0], fps=25.0,
+        "18": node("CreateVideo", "Optional: talking person with the speech", images=["17", 0], fps=["20", 0],
                    audio=["3", 0]),
         "19": node("SaveVideo", "Optional: save the person video", video=["18", 0],
                    filename_prefix="embody/talking_person", format="mp4", **{"format.codec": "auto"}),
@@ -191,12 +234,44 @@ def pose_transfer_wan_animate() -> dict:
     return _wan_half(g, ["1", 0], "8", ["11", 2], ["3", 2], ["3", 1], "embody/pose_transfer_wan_animate")
 
 
-EXAMPLES = {"pose_transfer": pose_transfer, "talking_body": talking_body, "pose_and_hand_clarity": pose_and_hands,
-            "talking_body_wan_animate": talking_body_wan_animate,
-            "pose_transfer_wan_animate": pose_transfer_wan_animate}
+def staged(graph: dict, stages: dict[str, list[str]]) -> dict:
+    """Name the titled group (stage) of each node; stages whose name starts with 'Optional' are laid out apart."""
+    for stage, ids in stages.items():
+        for i in ids:
+            graph[i]["_meta"]["stage"] = stage
+    return graph
+
+
+STAGES = {
+    "pose_transfer": {"1 · Reference picture": ["1", "4", "8"],
+                      "2 · Driving video → aligned poses": ["2", "3", "5", "6", "7"],
+                      "3 · MimicMotion": ["9", "10", "11"], "4 · Video": ["12", "13", "14"]},
+    "talking_body": {"1 · Reference picture": ["1", "2"], "2 · Speech": ["3", "20", "4"],
+                     "3 · Motion (procedural)": ["5", "6"], "4 · Pose video with sound": ["7", "8"],
+                     "Optional (muted): learned motion": ["9", "10", "11", "12", "13"],
+                     "Optional (muted): talking person with MimicMotion": ["14", "15", "16", "17", "18", "19"]},
+    "pose_and_hand_clarity": {"1 · Video": ["1", "2"], "2 · Pose": ["3", "4", "6", "7"], "3 · Hands": ["5", "8"],
+                              "4 · Export": ["9", "10"]},
+}
+_GRAPHS = {"pose_transfer": pose_transfer, "talking_body": talking_body, "pose_and_hand_clarity": pose_and_hands,
+           "talking_body_wan_animate": talking_body_wan_animate,
+           "pose_transfer_wan_animate": pose_transfer_wan_animate}
+
+
+def _example(name: str):
+    def make() -> dict:
+        graph = _GRAPHS[name]()
+        return staged(graph, {k: [i for i in v if i in graph] for k, v in STAGES.get(name, {}).items()})
+    return make
+
+
+EXAMPLES = {name: _example(name) for name in _GRAPHS}
 
 if __name__ == "__main__":
     out = Path(sys.argv[1])
     out.mkdir(parents=True, exist_ok=True)
     for name, make in EXAMPLES.items():
-        (out / f"{name}_api.json").write_text(json.dumps(make(), indent=1))
+        graph = make()
+        if name in NOTES:
+            graph["_note"] = NOTES[name]
+        (out / f"{name}_api.json").write_text(json.dumps(graph, indent=1))

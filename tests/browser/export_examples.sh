@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Regenerate workflows/*.json (UI format) and their .png thumbnails from tests/browser/example_graphs.py by loading
+# Regenerate workflows/*.json (UI format) and their .jpg thumbnails (what ComfyUI's templates dialog asks custom packs
+# for) from tests/browser/example_graphs.py by loading
 # each graph into a real ComfyUI page. Needs a running ComfyUI with the pack (BASE, default http://127.0.0.1:8188),
 # Debian's chromium and `npm install` in this folder.
 set -euo pipefail
@@ -11,6 +12,6 @@ VIEWPORT=${VIEWPORT:-2000x1100} node "$here/check_frontend.mjs" "${BASE:-http://
 for f in "$tmp"/out/*.json; do
   name="$(basename "$f" .json)"; [ "$name" = report ] && continue
   cp "$f" "$pack/workflows/$name.json"
-  "$PY" -c "import sys; from PIL import Image; im = Image.open(sys.argv[1]).convert('RGB'); im.thumbnail((1000, 1000)); im.save(sys.argv[2], optimize=True)" "$tmp/out/$name.png" "$pack/workflows/$name.png"
+  "$PY" -c "import sys; from PIL import Image; im = Image.open(sys.argv[1]).convert('RGB'); im.thumbnail((1000, 1000)); im.save(sys.argv[2], quality=85, optimize=True)" "$tmp/out/$name.png" "$pack/workflows/$name.jpg"
 done
 ls -la "$pack/workflows"

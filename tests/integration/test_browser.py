@@ -36,7 +36,8 @@ def test_frontend_loads_draws_and_opens_every_example(tmp_path: Path) -> None:
 
     from tests.helpers.tiny_dwpose import write_tiny_dwpose
 
-    server = ComfyServer(tmp_path / "comfy", port=int(os.environ.get("EMBODY_BROWSER_PORT", "8234")))
+    server = ComfyServer(tmp_path / "comfy", port=int(os.environ.get("EMBODY_BROWSER_PORT",
+                                                                   os.environ.get("EMBODY_TEST_PORT", "8234"))))
     write_tiny_dwpose(server.models / "dwpose")
     Image.fromarray(data.astronaut()).save(server.input / "example.png")
     extra = server.write_extra_paths({"dwpose": "dwpose"})
@@ -58,9 +59,22 @@ def test_frontend_loads_draws_and_opens_every_example(tmp_path: Path) -> None:
     assert report["checks"]["extension_served"]
     widgets = report["checks"]["widgets"]
     assert widgets["clarity_widget"] and widgets["fusion_widget"] and widgets["clarity_drawn_pixels"] > 50
-    assert set(report["workflows"]) == {"pose_transfer", "talking_body", "pose_and_hand_clarity"}
+    assert set(report["workflows"]) == {p.stem for p in (PACK_DIR / "workflows").glob("*.json")}
     assert all(not w["missing"] for w in report["workflows"].values())
     # A real run: the clarity scores computed in Python reach the widget, which draws them and the threshold.
     executed = report["checks"]["executed"]
     assert executed["frames"] == 3 and executed["threshold"] == 8.0, executed
     assert executed["line_pixels"] > 0 and executed["threshold_pixels"] > 20, executed
+    # The pose scrubber draws the extracted skeleton; nothing of it is saved in the workflow; a reload shows it again.
+    assert executed["pose"]["frames"] == 3 and executed["pose"]["lit"] > 30, executed["pose"]
+    assert not executed["serialised"], executed["serialised"]
+    assert executed["reload"]["pose_frames"] == 3 and executed["reload"]["pose_lit"] > 30, executed["reload"]
+    assert executed["reload"]["clarity_line_pixels"] > 0, executed["reload"]
+    # The fusion diagram at window 0 (the model default) draws the default windows.
+    assert widgets["fusion_drawn_pixels"] > 500, widgets
+    # The voice-and-motion lanes and the live loss plot draw what the nodes send.
+    assert widgets["timeline_drawn_pixels"] > 500 and widgets["training_drawn_pixels"] > 100, widgets
+    shots = Path(os.environ.get("EMBODY_SCREENSHOTS", PACK_DIR / "tests" / "browser" / "screenshots"))
+    shots.mkdir(parents=True, exist_ok=True)
+    for png in out.glob("*.png"):
+        shutil.copy(png, shots / png.name)

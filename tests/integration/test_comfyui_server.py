@@ -122,6 +122,7 @@ EXAMPLE_SUBSTITUTES = {
 }
 EXAMPLE_OVERRIDES = {  # fewer steps and frames keep the CPU run short (precision "auto" picks fp32 on a CPU)
     "EmbodySampler": {"steps": 2}, "EmbodyAudioFeatures": {"fps": 5.0},
+    "PrimitiveFloat": {"value": 5.0},  # talking_body's one fps source
 }
 
 
@@ -138,7 +139,9 @@ def _example_graph(name: str) -> dict:
         for key, value in inputs.items():
             if isinstance(value, str) and value in EXAMPLE_SUBSTITUTES:
                 inputs[key] = EXAMPLE_SUBSTITUTES[value]
-        inputs.update(EXAMPLE_OVERRIDES.get(node["class_type"], {}))
+        # Never replace a link: a linked input (e.g. the fps every node takes from one source) stays linked.
+        inputs.update({k: v for k, v in EXAMPLE_OVERRIDES.get(node["class_type"], {}).items()
+                       if not isinstance(inputs.get(k), list)})
     return graph
 
 
@@ -237,6 +240,41 @@ def test_interrupting_a_training_run_keeps_a_checkpoint_and_the_server_recovers(
     assert saved, "an interrupted training run must leave its last checkpoint behind"
     after = server.run_prompt(json.loads((PACK_DIR / "tests" / "workflows" / "pose_api.json").read_text()))
     assert after["status"]["status_str"] == "success"
+
+
+def test_pose_save_then_load_round_trips_and_sends_the_scrubber_preview(server: ComfyServer) -> None:
+    """Extract -> Save writes output/<name>.npz; Load reads it back ('[output]'); both send the pose preview."""
+    from models.io.pose_file import load_pose_file
+
+    save = {
+        "1": {"class_type": "LoadImage", "inputs": {"image": "example.png"}},
+        "2": {"class_type": "RepeatImageBatch", "inputs": {"image": ["1", 0], "amount": 3}},
+        "3": {"class_type": "EmbodyPoseExtract", "inputs": _extract_inputs(server, ["2", 0])},
+        "4": {"class_type": "EmbodyPoseSave", "inputs": {"pose": ["3", 0], "filename": "poses/astronaut"}},
+    }
+    hist = server.run_prompt(save)
+    assert hist.get("status", {}).get("status_str") == "success", hist.get("status")
+    saved = server.output / "poses" / "astronaut.npz"
+    pose = load_pose_file(saved)
+    assert pose.num_frames == 3
+    preview = hist["outputs"]["3"]["embody_pose"][0]  # the extract node's scrubber data
+    assert preview["frames"] == 3 and preview["canvas"] == list(pose.canvas)
+    load = {
+        "1": {"class_type": "EmbodyPoseLoad", "inputs": {"file": "poses/astronaut.npz [output]"}},
+        "2": {"class_type": "EmbodyPoseRender", "inputs": {**_defaults(server, "EmbodyPoseRender"), "pose": ["1", 0]}},
+        "3": {"class_type": "PreviewImage", "inputs": {"images": ["2", 0]}},
+    }
+    hist = server.run_prompt(load)
+    assert hist.get("status", {}).get("status_str") == "success", hist.get("status")
+    assert hist["outputs"]["1"]["embody_pose"][0]["kp"] == preview["kp"]
+    escape = {"1": save["1"], "2": save["2"], "3": save["3"],
+              "4": {"class_type": "EmbodyPoseSave", "inputs": {"pose": ["3", 0], "filename": "../../escaped"}}}
+    hist = server.run_prompt(escape)
+    assert hist.get("status", {}).get("status_str") == "error"
+    text = " ".join(str(m[1].get("exception_message", "")) for m in hist["status"]["messages"]
+                    if m[0] == "execution_error")
+    assert "outside its folder" in text, text
+    assert not (server.output.parent.parent / "escaped.npz").exists()
 
 
 def _errors(hist: dict) -> str:

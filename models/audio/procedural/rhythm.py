@@ -2,10 +2,13 @@
 
 The honest default when no audio-to-motion model is trained (research notes, "Fallbacks when there are no weights",
 4a). Every movement is an offset from the reference pose:
-- mouth: jaw and lower lip open along the face's down axis with the loudness envelope;
-- head nods: each onset peak kicks an under-damped spring (drop, small rebound, settle);
-- beat gestures: while speaking, the forearms lift a little (held gesture space) and strong onsets kick them
-  (rotation about the elbow; the hand follows the wrist rigidly; the upper arm follows by a fraction);
+- mouth: jaw and lower lip open along the face's down axis with the loudness envelope (at most 20% of the
+  nose-to-chin length);
+- head nods: each onset peak kicks an under-damped spring (drop, small rebound, settle); kicks are spread over
+  ~0.16 s so no frame jumps;
+- beat gestures: while speaking, the forearms lift a little (held gesture space) and every onset peak kicks them in
+  proportion to its strength, a seeded lead hand more than the other (rotation about the elbow; the hand follows the
+  wrist rigidly; the upper arm follows by a fraction);
 - breathing (shoulders and upper body rise and spread) and slow idle sway, both seeded;
 - silence of at least `min_silence_s` gates all speech-driven motion back to the rest pose within a few frames
   (offline, so the ramp back up anticipates speech onset the way gestures precede speech);
@@ -25,6 +28,7 @@ from ...pose import layout
 from ...pose.body_movement import REFERENCE_MIN_CONFIDENCE, body_scale, chest_points, reference_box
 from ...pose.types import PoseSequence
 from ..features import AudioFeatures
+from .relaxed_hand import add_relaxed_hands
 from .springs import impulse_peak, simulate_spring
 
 logger = logging.getLogger(__name__)
@@ -93,6 +97,17 @@ def _peaks(x: np.ndarray, threshold: float, spacing: int) -> np.ndarray:
 
     idx, _ = find_peaks(np.r_[-np.inf, x, -np.inf], height=threshold, distance=max(1, spacing))
     return (idx - 1).astype(np.int64)
+
+
+def _spread_kernel(fps: float) -> np.ndarray:
+    """Hann window over about 0.16 s (odd length >= 3), summing to 1."""
+    m = max(3, int(round(0.16 * fps)) | 1)
+    w = np.hanning(m + 2)[1:-1]
+    return np.asarray(w / w.sum())
+
+
+def _spread(kicks: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    return np.asarray(np.convolve(kicks, kernel, mode="same"))
 
 
 def _smooth_noise(rng: np.random.Generator, t: np.ndarray, fmin: float, fmax: float, parts: int = 3) -> np.ndarray:
@@ -168,6 +183,7 @@ def rhythm_motion(reference: PoseSequence, features: AudioFeatures, seed: int = 
     wh = np.array([width, height], np.float64)
     rest = reference.keypoints[0, person].astype(np.float64)
     xy0, conf = rest[:, :2] * wh, rest[:, 2]
+    synthesised = add_relaxed_hands(xy0, conf, _CONF)  # unseen hands: a relaxed hand from the forearm, labelled
     s = body_scale(xy0, conf, reference.canvas)
     # Separate streams: idle motion must not depend on how many onsets the audio has, so that a silent stretch
     # shows exactly the idle "rest" motion of the same seed.
@@ -202,21 +218,26 @@ def rhythm_motion(reference: PoseSequence, features: AudioFeatures, seed: int = 
     w_nod, z_nod = 2 * np.pi * 2.5, 0.45
     kicks = np.zeros(n)
     kicks[peaks] = mag / impulse_peak(w_nod, z_nod)
-    nod = simulate_spring(np.zeros(n), kicks, w_nod, z_nod, fps) * gate  # ~1 at a full-strength onset
+    # Kicks are spread over ~0.16 s centred on the onset: no single-frame velocity jump (a visible head snap), and
+    # the movement is at its fastest on the stressed syllable rather than one frame after it.
+    spread = _spread_kernel(fps)
+    nod = simulate_spring(np.zeros(n), _spread(kicks, spread), w_nod, z_nod, fps) * gate
 
     # Gestures: held lift while speaking (slow spring to a loudness-dependent target) plus kicks on strong beats.
-    w_g, z_g = 2 * np.pi * 1.6, 0.55
+    w_g, z_g = 2 * np.pi * 2.2, 0.6
     speaking = simulate_spring(gate * np.clip(loud, 0, 1), None, 2 * np.pi * 0.5, 1.0, fps)
+    # Every beat moves the hands, in proportion to its onset strength (so hand speed follows the stress pattern);
+    # a seeded lead hand takes most of each beat and the other hand a smaller share.
     strong = peaks[onset[peaks] >= 0.5]
-    choice = rng.integers(0, 4, strong.size)  # 0 left, 1 right, 2 both, 3 none (a beat without a gesture)
+    lead = rng.uniform(0.0, 1.0, peaks.size) < 0.5
     arm_angle = {}
     for side, bit in (("left", 0), ("right", 1)):
         kick = np.zeros(n)
-        use = (choice == bit) | (choice == 2)
-        kick[strong[use]] = 0.4 * onset[strong[use]] * rng.uniform(0.6, 1.0, int(use.sum())) / impulse_peak(w_g, z_g)
+        share = np.where(lead == bool(bit), 1.0, 0.45) * rng.uniform(0.8, 1.0, peaks.size)
+        kick[peaks] = 0.9 * onset[peaks] * share / impulse_peak(w_g, z_g)
         target = 0.5 * speaking * rng.uniform(0.6, 1.0)
         # Forearm pitch toward the camera, radians.
-        arm_angle[side] = simulate_spring(target, kick, w_g, z_g, fps) * gate * k["gesture_amount"] * g
+        arm_angle[side] = simulate_spring(target, _spread(kick, spread), w_g, z_g, fps) * gate * k["gesture_amount"] * g
 
     # Idle: breathing (0.2-0.3 Hz, shoulders rise) and slow sway; these continue in silence (a living rest pose).
     breath = 0.5 * (1 - np.cos(2 * np.pi * rng_idle.uniform(0.2, 0.3) * t + rng_idle.uniform(0, 2 * np.pi)))
@@ -242,7 +263,9 @@ def rhythm_motion(reference: PoseSequence, features: AudioFeatures, seed: int = 
     down = xy0[chin] - xy0[eyes].mean(axis=0) if eyes and conf[chin] > _CONF else np.array([0.0, 1.0])
     down = down / max(np.linalg.norm(down), 1e-6)
     face_len = np.linalg.norm(xy0[chin] - xy0[nose_tip]) if _ok(conf, chin, nose_tip) else 0.25 * s
-    opening = mouth * 0.45 * face_len * k["mouth_amount"] * g
+    # At full loudness the lower lip drops 20% of the nose-to-chin length (about 1.2 cm on an adult face: a wide
+    # spoken vowel); 45% looked like shouting on a real photo.
+    opening = mouth * 0.2 * face_len * k["mouth_amount"] * g
     pts += opening[:, None, None] * _mouth_weights()[None, :, None] * down[None, None, :]
 
     # 2. Arms. A beat gesture lifts the forearm toward the camera: in the image the forearm rotates a little toward
@@ -293,6 +316,7 @@ def rhythm_motion(reference: PoseSequence, features: AudioFeatures, seed: int = 
         "knobs": k,
         "movement_box": (box / np.r_[wh, wh]).tolist(),
         "source_meta": dict(reference.meta),
+        "synthesised_hands": synthesised,
     }
     logger.debug("rhythm motion: %d frames, %d onset peaks, %d strong", n, peaks.size, strong.size)
     return PoseSequence(out, reference.canvas, fps, meta=meta)

@@ -43,3 +43,26 @@ export function passRate(scores, threshold) {
   const ok = scores.filter((s) => typeof s === "number" && Number.isFinite(s) && s >= threshold).length;
   return ok / scores.length;
 }
+
+/**
+ * Share of frames that pass as the node decided: its own per-frame pass list when sent (so frames without hands
+ * count as the node's keep_frames_without_hands says), else the threshold rule with no-hand frames failing.
+ * @param {(number|null)[]} scores @param {number} threshold @param {boolean[] | undefined} passed
+ */
+export function nodePassRate(scores, threshold, passed) {
+  if (Array.isArray(passed) && passed.length) return passed.filter(Boolean).length / passed.length;
+  return passRate(scores, threshold);
+}
+
+/**
+ * Round axis ticks from 0 to top (about `count` of them, at 1/2/5 x 10^k steps).
+ * @param {number} top @param {number} [count] @returns {number[]}
+ */
+export function axisTicks(top, count = 3) {
+  if (!(top > 0)) return [0];
+  const raw = top / count, mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
+  const ticks = [];
+  for (let v = 0; v <= top + 1e-9; v += step) ticks.push(Number(v.toFixed(6)));
+  return ticks;
+}

@@ -19,3 +19,17 @@ test("pass rate counts no-hand frames as failing", () => {
   assert.equal(passRate([5, NaN, 1, 6], 4), 0.5);
   assert.equal(passRate([], 4), 0);
 });
+
+import { nodePassRate, axisTicks } from "./clarity.js";
+
+test("the pass rate follows the node's own decision when frames without hands are kept", () => {
+  // node with keep_frames_without_hands: NaN frame passes
+  assert.equal(nodePassRate([5, NaN, 1, 6], 4, [true, true, false, true]), 0.75);
+  assert.equal(nodePassRate([5, NaN, 1, 6], 4, undefined), 0.5);
+});
+
+test("axis ticks are round numbers covering the plot", () => {
+  assert.deepEqual(axisTicks(46), [0, 20, 40]);
+  assert.deepEqual(axisTicks(9.2), [0, 5]);
+  assert.deepEqual(axisTicks(0), [0]);
+});

@@ -117,3 +117,33 @@ export function windowRows(numFrames, schedule) {
     return idx.map((frame, k) => ({ x: frame / Math.max(1, numFrames - 1), w: weights[j][k] / peak }));
   });
 }
+
+/** Official window / overlap per MimicMotion version (models/video/fusion.py DEFAULT_WINDOWS). */
+export const DEFAULT_WINDOWS = { "1.1": [72, 6], "1.0": [16, 4] };
+
+/**
+ * The concrete window and overlap the sampler uses for the node's widget values (as FusionSchedule.resolved):
+ * window 0 = the model's default, overlap -1 = the default overlap (clamped to fit a custom window).
+ * @param {number} window @param {number} overlap @param {string} [version]
+ * @returns {{window: number, overlap: number, defaulted: boolean}}
+ */
+export function resolveSchedule(window, overlap, version = "1.1") {
+  let [w, o] = DEFAULT_WINDOWS[/** @type {"1.1"|"1.0"} */ (version)] ?? DEFAULT_WINDOWS["1.1"];
+  if (window > 0) {
+    w = window;
+    if (overlap < 0) o = Math.min(o, Math.max(w - 2, 1));
+  }
+  if (overlap >= 0) o = overlap;
+  return { window: w, overlap: o, defaulted: !(window > 0) || overlap < 0 };
+}
+
+/**
+ * Why a schedule cannot run (the sampler's FusionSchedule checks), or null when it can.
+ * @param {number} window @param {number} overlap @param {boolean} anchor @returns {string | null}
+ */
+export function scheduleProblem(window, overlap, anchor) {
+  if (window < 2) return `window must be at least 2 frames (got ${window})`;
+  if (!(overlap >= 0 && overlap < window - 1)) return `overlap must be 0..${window - 2} for window ${window}`;
+  if (anchor && overlap < 1) return "with anchor_reference the overlap must be at least 1";
+  return null;
+}

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import { fusionWindows, fusionWeights, positionWeights, efficientFrameCounts, windowRows } from "./fusion.js";
+import { fusionWindows, fusionWeights, positionWeights, efficientFrameCounts, windowRows, resolveSchedule, scheduleProblem } from "./fusion.js";
 
 const parity = JSON.parse(fs.readFileSync(new URL("../../../tests/data/fusion_parity.json", import.meta.url), "utf8"));
 
@@ -38,4 +38,23 @@ test("window rows are normalised for drawing", () => {
   const rows = windowRows(20, { window: 8, overlap: 3, weighting: "overlap-linear" });
   assert.equal(rows.length, 4);
   for (const row of rows) for (const p of row) assert.ok(p.x >= 0 && p.x <= 1 && p.w > 0 && p.w <= 1);
+});
+
+const options = JSON.parse(fs.readFileSync(new URL("../../../tests/data/fusion_options_parity.json", import.meta.url), "utf8"));
+
+test("window 0 / overlap -1 resolve to the sampler's defaults (tests/data/fusion_options_parity.json)", () => {
+  assert.ok(options.length >= 6);
+  for (const c of options) {
+    const r = resolveSchedule(c.window, c.overlap, c.version);
+    assert.deepEqual({ window: r.window, overlap: r.overlap }, c.resolved, JSON.stringify(c));
+    assert.equal(r.defaulted, c.window <= 0 || c.overlap < 0);
+  }
+});
+
+test("the default schedule draws windows without gaps (each window shares frames with the next)", () => {
+  const { window, overlap } = resolveSchedule(0, -1);
+  const wins = fusionWindows(window + 3 * (window - overlap) + 10, { window, overlap });
+  for (let j = 1; j < wins.length; j++) assert.ok(wins[j][1] <= wins[j - 1].at(-1), `window ${j} starts after a gap`);
+  assert.equal(scheduleProblem(window, overlap, true), null);
+  assert.match(scheduleProblem(8, 7, true) ?? "", /overlap must be 0..6/);
 });
