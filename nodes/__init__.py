@@ -16,6 +16,7 @@ FEATURE_MODULES = (
     "motion",
     "video",
     "fusion",
+    "region_train",
 )
 
 

@@ -25,6 +25,24 @@ def side_paths(out_path: str) -> dict[str, str]:
     return {"state": f"{stem}.state.safetensors", "log": f"{stem}.loss.json", "png": f"{stem}.loss.png"}
 
 
+def output_inside(folder: str, name: str, default: str = "my_codebook") -> str:
+    """``name``.safetensors inside ``folder`` (sub-folders allowed); a name that would leave it is refused.
+
+    A small local check until the pack's shared safe-path helper lands; the error names the input to fix."""
+    name = name.strip() or default
+    if not name.endswith(".safetensors"):
+        name += ".safetensors"
+    parts = name.replace("\\", "/").split("/")
+    if os.path.isabs(name) or any(part in ("", ".", "..") for part in parts):
+        raise ValueError(f"output_name {name!r} must be a plain file name (sub-folders allowed, no '..', no absolute "
+                         f"path): the file is saved inside {folder}")
+    root = os.path.realpath(folder)
+    path = os.path.realpath(os.path.join(root, *parts))
+    if os.path.commonpath([root, path]) != root:
+        raise ValueError(f"output_name {name!r} resolves outside {root} (a link?); pick a plain name")
+    return path
+
+
 def save_state(path: str, weights: dict[str, torch.Tensor], optimizer: torch.optim.Optimizer, step: int,
                config_json: str) -> None:
     """Trainable weights (``model.*``), optimiser state (``opt.<param index>.<name>``), step and config, atomically."""
@@ -34,6 +52,7 @@ def save_state(path: str, weights: dict[str, torch.Tensor], optimizer: torch.opt
         for name, value in state.items():
             tensors[f"opt.{idx}.{name}"] = torch.as_tensor(value).detach().cpu().contiguous()
     meta = {"config": config_json, "step": str(step), "param_groups": json.dumps(opt["param_groups"])}
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     save_file(tensors, f"{path}.tmp", metadata=meta)
     os.replace(f"{path}.tmp", path)
 

@@ -69,8 +69,14 @@ class RegionBatch:
     clips: list[int]
 
 
+POSE_CACHE_BYTES = 1 << 30  # rendered pose images kept in memory up to this size (else drawn per batch)
+
+
 class RegionDataset:
-    """Clips of one size + random fixed-length windows of usable frames."""
+    """Clips of one size + random fixed-length windows of usable frames.
+
+    MimicMotion pose images (the PoseNet input) are drawn from the keypoints once per frame and kept while they
+    fit ``POSE_CACHE_BYTES``; beyond that they are drawn per batch."""
 
     def __init__(self, clips: list[RegionClip], size: tuple[int, int], hand_threshold: float = 0.6) -> None:
         clips = [c for c in clips if int(c.valid.sum()) >= MIN_FRAMES]
@@ -79,6 +85,23 @@ class RegionDataset:
                              "person with sharp enough hands); lower min_hand_clarity or add videos")
         self.clips, self.size, self.hand_threshold = clips, size, hand_threshold
         self.latent_size = tuple(clips[0].latents.shape[-2:])
+        total = sum(len(c.keypoints) for c in clips) * size[0] * size[1] * 3
+        self._poses: dict[int, np.ndarray] | None = {} if total <= POSE_CACHE_BYTES else None
+
+    def pose_images(self, index: int, frames: np.ndarray) -> np.ndarray:
+        """uint8 [n, H, W, 3] MimicMotion pose images of frames ``frames`` of clip ``index``."""
+        from ...pose.render import render_pose
+        from ...pose.types import PoseSequence
+
+        clip = self.clips[index]
+        height, width = self.size
+        if self._poses is None:
+            return render_pose(PoseSequence(clip.keypoints[frames][:, None], (width, height)), "mimicmotion",
+                               (width, height))
+        if index not in self._poses:
+            self._poses[index] = render_pose(PoseSequence(clip.keypoints[:, None], (width, height)), "mimicmotion",
+                                             (width, height))
+        return self._poses[index][frames]
 
     @property
     def num_frames(self) -> int:
@@ -92,9 +115,6 @@ class RegionDataset:
         return np.concatenate([sel, np.full(length - len(sel), sel[-1])]) if len(sel) < length else sel
 
     def batch(self, size: int, length: int, rng: np.random.Generator, picks: list[int] | None = None) -> RegionBatch:
-        from ...pose.render import render_pose
-        from ...pose.types import PoseSequence
-
         weights = np.array([c.valid.sum() for c in self.clips], np.float64)
         p = weights / weights.sum()
         chosen = picks if picks is not None else rng.choice(len(self.clips), size=size, p=p).tolist()
@@ -106,7 +126,7 @@ class RegionDataset:
             sel = self.window(clip, length, rng)
             kp = clip.keypoints[sel]
             lat.append(clip.latents[sel].float())
-            poses.append(render_pose(PoseSequence(kp[:, None], (width, height)), "mimicmotion", (width, height)))
+            poses.append(self.pose_images(i, sel))
             masks.append(region_masks(kp, (width, height), (h, w)))
             hands.append(confident_hand_mask(kp, (width, height), (h, w), self.hand_threshold))
             hm, hw = hand_heatmaps(kp, (h, w))
