@@ -84,13 +84,21 @@ def synthetic_clip(k: int, frames: int, size: int, rng: np.random.Generator) -> 
     return torch.from_numpy(np.stack(imgs)).permute(0, 3, 1, 2).contiguous(), np.stack(kps)
 
 
+# The tiny random VAE's scaled latents have a std of about 0.11 where SVD's VAE gives about 1; at 0.11 the content
+# term of the v target (sigma x0 / sqrt(sigma^2 + 1)) would vanish under the noise term, so nothing about the
+# picture could be learned. The helper multiplies the latents by this gain to give them SVD's unit scale.
+LATENT_GAIN = 9.0
+
+
 def synthetic_dataset(components, clips_per_identity: int, frames: int, size: int, seed: int):  # type: ignore[no-untyped-def]
     """RegionDataset of ``IDENTITIES * clips_per_identity`` clips (clip i is identity i % IDENTITIES)."""
-    from models.video.region_train.data import RegionDataset, clip_from_arrays
+    from models.video.region_train.data import RegionDataset, clip_from_arrays, encode_frames
 
     rng = np.random.default_rng(seed)
     clips = []
     for i in range(IDENTITIES * clips_per_identity):
         px, kp = synthetic_clip(i % IDENTITIES, frames, size, rng)
-        clips.append(clip_from_arrays(components, px, kp, np.full(frames, 50.0, np.float32), "cpu", f"synth{i}"))
+        latents = (encode_frames(components, px, "cpu").float() * LATENT_GAIN).to(torch.float16)
+        clips.append(clip_from_arrays(components, px, kp, np.full(frames, 50.0, np.float32), "cpu", f"synth{i}",
+                                      latents=latents))
     return RegionDataset(clips, (size, size))

@@ -118,7 +118,7 @@ def run_step(components: VideoComponents, codebook: RegionCodebook, conds: list[
     weight = loss_weight(region_mask, batch.hand_mask.to(device), cfg)
     valid = batch.valid.to(device)
     diff = weighted_diffusion_loss(v_pred, v_target, weight, valid)
-    log = {"diffusion": float(diff)}
+    log = {"diffusion": float(diff.detach())}
     total = diff
     mask_losses, mean_masks = [], {}
     h, w = region_mask.shape[-2:]
@@ -133,21 +133,21 @@ def run_step(components: VideoComponents, codebook: RegionCodebook, conds: list[
             mean_masks[region] = torch.stack(per_stage).mean(0).reshape(b, n, h, w)
     if mask_losses:
         mloss = torch.stack(mask_losses).mean()
-        log["mask"] = float(mloss)
+        log["mask"] = float(mloss.detach())
         total = total + cfg.mask_weight * mloss
     if heatmaps and cfg.heatmap_weight > 0:
         gate = heatmap_gate(sig, cfg, generator).repeat_interleave(n).to(device)
         target = batch.heatmaps.to(device).reshape(b * n, *batch.heatmaps.shape[2:])
         hw = batch.heat_weight.to(device).reshape(b * n, -1)
         hloss = torch.stack([heatmap_l2(p.float(), target, hw, gate) for p in heatmaps.values()]).mean()
-        log["heatmap"] = float(hloss)
+        log["heatmap"] = float(hloss.detach())
         total = total + cfg.heatmap_weight * hloss
     if cfg.orthogonality_weight > 0:
         oloss = codebook.orthogonality_loss()
-        log["orthogonality"] = float(oloss)
+        log["orthogonality"] = float(oloss.detach())
         total = total + cfg.orthogonality_weight * oloss
     log.update(region_split_losses(v_pred, v_target, region_mask))
-    log["loss"] = float(total)
+    log["loss"] = float(total.detach())
     return StepOutput(total, log, v_pred.detach(), v_target.detach(), mean_masks)
 
 
