@@ -4,7 +4,7 @@
 #   -> whole-body pose (mediapipe backend: DWPose weights cannot ship) -> confidence-aware render + hand clarity
 #   -> speech clip (tests/data/speech.wav, or --audio PATH) -> audio features -> motion (procedural driver, or
 #      --motion-model FILE.safetensors) -> pose video with the audio muxed in, written to demo_output/.
-# Extra arguments go to `python -m models.demo` (see --help). Override the interpreter with PYTHON=python3.11.
+# Extra arguments go to `python -m scripts.demo` (see --help). Override the interpreter with PYTHON=python3.11.
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=${PYTHON:-python3}
@@ -24,4 +24,4 @@ if ! "$VENV/bin/python" -c "import mediapipe" 2>/dev/null; then
     && "$VENV/bin/python" -m pip install -q "protobuf>=4.25.3,<5" absl-py attrs flatbuffers; } \
     || echo "demo: mediapipe could not be installed; pass --dwpose-dir with yolox_l.onnx and dw-ll_ucoco_384.onnx" >&2
 fi
-exec "$VENV/bin/python" -m models.demo "$@"
+exec "$VENV/bin/python" -m scripts.demo "$@"

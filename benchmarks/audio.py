@@ -2,7 +2,7 @@
 
 Measures, on 60 s of synthetic speech-like audio at 25 fps (1500 frames):
 - audio features (models.audio.features.compute_audio_features);
-- the procedural driver (models.audio.rhythm.rhythm_motion), target < 2 s;
+- the procedural driver (models.audio.procedural.rhythm.rhythm_motion), target < 2 s;
 - the diffusion sampler with the default model size (random init; speed does not depend on the weights), windowed
   temporal outpainting vs one whole-sequence pass: seconds of motion per second of compute (x real time) and peak
   memory of each, each run in a fresh process so the peaks do not mix.
@@ -34,8 +34,8 @@ def _sample_child(queue: mp.Queue, feats: np.ndarray, window: int, steps: int, c
                   device: str) -> None:
     import torch
 
-    from models.audio.diffusion import sample_long
-    from models.audio.motion_model import MotionModelConfig, MotionTransformer
+    from models.audio.learned.diffusion import sample_long
+    from models.audio.learned.motion_model import MotionModelConfig, MotionTransformer
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
@@ -79,7 +79,7 @@ def main() -> None:
     import torch
 
     from models.audio.features import compute_audio_features
-    from models.audio.rhythm import rhythm_motion
+    from models.audio.procedural.rhythm import rhythm_motion
     from models.pose.types import PoseSequence
     from tests.helpers.tiny_motion import reference_pose
 

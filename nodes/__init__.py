@@ -16,6 +16,7 @@ FEATURE_MODULES = (
     "motion",
     "video",
     "fusion",
+    "sampler",
     "region_train",
 )
 

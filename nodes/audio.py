@@ -9,7 +9,7 @@ import comfy.model_management
 import comfy.utils
 
 from ..models.audio.features import compute_audio_features
-from ..models.audio.rhythm import rhythm_motion
+from ..models.audio.procedural.rhythm import rhythm_motion
 from ._api import CATEGORY, EmbodyPose, io
 from ._api import EmbodyAudioFeatures as AudioFeaturesType  # the node below has the same name
 

@@ -1,26 +1,9 @@
-"""MimicMotion sampling nodes: the fusion schedule and the sampler (thin glue over models/video)."""
+"""The fusion schedule node: how Embody Sampler blends overlapping windows (thin glue over models/video/fusion.py)."""
 
 from __future__ import annotations
 
-import logging
-
-import comfy.model_management as mm
-import comfy.utils
-import torch
-
-from ..models.video.components import unet_memory_bytes, vae_encode_memory_bytes
-from ..models.video.conditioning import encode_reference, prepare_frames, resize_center_crop, to_nchw
-from ..models.video.fusion import NOISE_MODES, TAIL_MODES, WEIGHTINGS, FusionOptions, window_indices
-from ..models.video.sampler import SamplerSettings, denoise
-from ..models.video.sigmas import SCHEDULES
-from ._api import CATEGORY, EmbodyFusion, EmbodyVideoModel, io
-
-logger = logging.getLogger(__name__)
-
-# Stable Diffusion 1.x latent -> RGB factors (ComfyUI's SD15 latent format; SVD shares that VAE latent space),
-# for a cheap per-step preview of the first generated frame.
-_PREVIEW_RGB = torch.tensor([[0.3512, 0.2297, 0.3227], [0.3250, 0.4974, 0.2350],
-                             [-0.2829, 0.1762, 0.2721], [-0.2120, -0.2616, -0.7177]])
+from ..models.video.fusion import NOISE_MODES, TAIL_MODES, WEIGHTINGS, FusionOptions
+from ._api import CATEGORY, EmbodyFusion, io
 
 
 class EmbodyFusionSchedule(io.ComfyNode):
@@ -64,115 +47,4 @@ class EmbodyFusionSchedule(io.ComfyNode):
         return io.NodeOutput(options)
 
 
-def _pose_frames(poses: torch.Tensor, reference_pose: torch.Tensor | None) -> torch.Tensor:
-    frames = to_nchw(poses, "poses")
-    if reference_pose is not None:
-        ref_pose = to_nchw(reference_pose, "reference_pose")[:1]
-        ref_pose = resize_center_crop(ref_pose, tuple(frames.shape[-2:]))
-        frames = torch.cat([ref_pose, frames])
-    return frames
-
-
-class EmbodySampler(io.ComfyNode):
-    @classmethod
-    def define_schema(cls) -> io.Schema:
-        return io.Schema(
-            node_id="EmbodySampler",
-            display_name="Embody Sampler (MimicMotion)",
-            category=f"{CATEGORY}/video",
-            description="Animates the reference image along the pose frames with MimicMotion (official maths: "
-            "EDM Euler, v-prediction, per-video guidance ramp, progressive latent fusion). The first pose frame must "
-            "be the reference image's own pose, or connect it to reference_pose. Output latents keep that frame; "
-            "Embody Decode drops it.",
-            inputs=[
-                EmbodyVideoModel.Input("video_model", tooltip="From Embody Video Model Loader."),
-                io.Image.Input("reference", tooltip="The person to animate (one image). Its size, rounded down to "
-                               "multiples of 64, is the video size (official: 576x1024)."),
-                io.Image.Input("poses", tooltip="Rendered poses (Embody Pose Render, mimicmotion style), one per "
-                               "frame. Frame 0 must be the reference's pose unless reference_pose is connected. "
-                               "Resized and centre-cropped to the video size if needed."),
-                io.Image.Input("reference_pose", optional=True, tooltip="The reference image's rendered pose; "
-                               "prepended to the poses as frame 0."),
-                EmbodyFusion.Input("fusion", optional=True, tooltip="From Embody Fusion Schedule; default: the "
-                                   "official schedule for the model version."),
-                io.Int.Input("steps", default=25, min=1, max=200, tooltip="Denoising steps (official 25; 10-15 "
-                             "with the ays schedule)."),
-                io.Int.Input("seed", default=0, min=0, max=0xFFFFFFFFFFFFFFFF, control_after_generate=True,
-                             tooltip="Same seed, same video (on the same device and precision)."),
-                io.Float.Input("cfg_min", default=2.0, min=0.0, max=20.0, step=0.05, tooltip="Guidance at the "
-                               "first frame; ramps linearly to cfg_max at the last frame of the whole video."),
-                io.Float.Input("cfg_max", default=2.0, min=0.0, max=20.0, step=0.05, tooltip="Guidance at the "
-                               "last frame (official 2.0). At 1 or below a single pass is run (twice as fast)."),
-                io.Int.Input("fps_condition", default=6, min=1, max=60, tooltip="SVD's frame-rate condition "
-                             "(official 6; not the export frame rate)."),
-                io.Int.Input("motion_bucket", default=127, min=1, max=255, tooltip="SVD's motion amount "
-                             "condition (official 127)."),
-                io.Float.Input("noise_aug", default=0.0, min=0.0, max=1.0, step=0.005, tooltip="Noise added to "
-                               "the reference before encoding (official 0). More = looser likeness, more motion."),
-                io.Float.Input("pose_strength", default=1.0, min=0.0, max=3.0, step=0.05, tooltip="How strongly "
-                               "the poses steer the motion (1 = official)."),
-                io.Float.Input("pose_start", default=0.0, min=0.0, max=1.0, step=0.01, tooltip="Fraction of the "
-                               "steps after which pose guidance starts."),
-                io.Float.Input("pose_end", default=1.0, min=0.0, max=1.0, step=0.01, tooltip="Fraction of the "
-                               "steps after which pose guidance stops."),
-                io.Float.Input("image_embed_strength", default=1.0, min=0.0, max=3.0, step=0.05, tooltip="Weight "
-                               "of the reference's CLIP embedding (1 = official)."),
-                io.Combo.Input("sigma_schedule", options=list(SCHEDULES), default="karras", tooltip="karras = "
-                               "official (700 -> 0.002); ays = Align Your Steps for SVD, good at 10 steps."),
-            ],
-            outputs=[io.Latent.Output(display_name="latent", tooltip="Video latents [frames, 4, H/8, W/8] "
-                                      "including the reference frame 0; decode with Embody Decode.")],
-        )
-
-    @classmethod
-    def execute(cls, video_model, reference, poses, steps, seed, cfg_min, cfg_max, fps_condition, motion_bucket,
-                noise_aug, pose_strength, pose_start, pose_end, image_embed_strength, sigma_schedule,
-                reference_pose=None, fusion=None) -> io.NodeOutput:
-        settings = SamplerSettings(
-            steps=steps, seed=seed, cfg_min=cfg_min, cfg_max=cfg_max, fps_condition=fps_condition,
-            motion_bucket=motion_bucket, noise_aug=noise_aug, pose_strength=pose_strength, pose_start=pose_start,
-            pose_end=pose_end, image_embed_strength=image_embed_strength, schedule=sigma_schedule,
-        )
-        settings.validate()
-        ref, frames = prepare_frames(to_nchw(reference, "reference"), _pose_frames(poses, reference_pose))
-        options = fusion if fusion is not None else FusionOptions()
-        schedule = options.schedule(video_model.version).fitted(frames.shape[0])
-        if video_model.version == "1.1" and schedule.window != 72 and frames.shape[0] >= 72:
-            logger.warning("MimicMotion 1.1 was trained on 72-frame windows; window %d may give artifacts.",
-                           schedule.window)
-        windows = window_indices(frames.shape[0], schedule)
-        total = steps * len(windows)
-        pbar = comfy.utils.ProgressBar(total)
-        state = {"done": 0}
-
-        def progress(done: int, total_: int) -> None:
-            state["done"] = done
-            pbar.update_absolute(done, total_)
-
-        def preview(step: int, x0: torch.Tensor) -> None:
-            frame = x0[min(1, x0.shape[0] - 1)].float().cpu()
-            rgb = torch.einsum("chw,cr->hwr", frame, _PREVIEW_RGB)
-            img = ((rgb + 1.0) * 127.5).clamp(0, 255).to(torch.uint8).numpy()
-            from PIL import Image
-
-            pbar.update_absolute(state["done"], total, ("JPEG", Image.fromarray(img), 512))
-
-        # Previews cost a decode-free colour projection per step; skip them when ComfyUI's preview method is off.
-        from comfy.cli_args import LatentPreviewMethod, args
-
-        wants_preview = args.preview_method != LatentPreviewMethod.NoPreviews
-        generator = torch.Generator().manual_seed(int(seed))
-        dtype = video_model.dtype
-        device = video_model.prepare(["image_encoder", "vae"], vae_encode_memory_bytes(*ref.shape[-2:], dtype))
-        cond = encode_reference(video_model.components, ref, generator, device, noise_aug, image_embed_strength,
-                                fps_condition, motion_bucket)
-        passes = 2 if settings.do_cfg and settings.batch_cfg else 1  # cond + uncond in one UNet call
-        h, w = frames.shape[-2] // 8, frames.shape[-1] // 8
-        device = video_model.prepare(["unet"], unet_memory_bytes(max(map(len, windows)), h, w, dtype, batch=passes))
-        latents = denoise(video_model.components, cond, frames, schedule, settings, generator, device,
-                          progress=progress, interrupt=mm.throw_exception_if_processing_interrupted,
-                          preview=preview if wants_preview else None)
-        return io.NodeOutput({"samples": latents.to(mm.intermediate_device())})
-
-
-NODES = [EmbodyFusionSchedule, EmbodySampler]
+NODES = [EmbodyFusionSchedule]

@@ -11,12 +11,12 @@ import folder_paths
 import numpy as np
 import torch
 
-from ..models.audio.checkpoint import load_motion_model
-from ..models.audio.dataset import FrameFilter, MotionDataset, build_video_dataset, example_from_arrays
 from ..models.audio.features import compute_audio_features
-from ..models.audio.generate import generate_motion
-from ..models.audio.motion_model import MotionModelConfig
-from ..models.audio.train import TrainConfig, train_motion_model
+from ..models.audio.learned.dataset import FrameFilter, MotionDataset, build_video_dataset, example_from_arrays
+from ..models.audio.learned.generate import generate_motion
+from ..models.audio.learned.model_file import load_motion_model
+from ..models.audio.learned.motion_model import MotionModelConfig
+from ..models.audio.learned.train import TrainConfig, train_motion_model
 from ._api import CATEGORY, EmbodyAudioFeatures, EmbodyMotionModel, EmbodyPose, io
 from .paths import list_files, register_model_folders, resolve
 

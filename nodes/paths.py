@@ -24,7 +24,7 @@ MODEL_FOLDERS: dict[str, tuple[str, set[str]]] = {
 WHERE_TO_GET = {
     "dwpose": "yolox_l.onnx and dw-ll_ucoco_384.onnx from https://huggingface.co/yzd-v/DWPose",
     "mimicmotion": "MimicMotion_1-1.pth from https://huggingface.co/tencent/MimicMotion",
-    "embody_motion": "train one with the Embody Train Motion Model node or `python -m models.audio.train`",
+    "embody_motion": "train one with the Embody Train Motion Model node or `python -m scripts.train_motion`",
     "embody_codebook": "train one with the Embody Train Region Codebook node",
     "diffusers": "stabilityai/stable-video-diffusion-img2vid-xt-1-1 (vae/, image_encoder/, feature_extractor/, "
     "scheduler/) from https://huggingface.co/stabilityai/stable-video-diffusion-img2vid-xt-1-1",

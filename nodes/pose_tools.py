@@ -1,7 +1,8 @@
-"""Pose tools: render, align, smooth, and POSE_KEYPOINT interop (thin glue over models/pose)."""
+"""Pose tools: render, align, smooth, POSE_KEYPOINT interop and the body movement map (thin glue over models/pose)."""
 
 from __future__ import annotations
 
+import json
 import logging
 
 import comfy.model_management
@@ -9,12 +10,15 @@ import comfy.utils
 import torch
 
 from ..models.pose.align import FALLBACKS, MODES, align_poses
+from ..models.pose.body_movement import fixed_box, movement_box, movement_map
 from ..models.pose.keypoint_json import keypoints_to_pose, pose_to_keypoints
 from ..models.pose.render import STYLES, confidence_mask, render_pose
 from ..models.pose.smooth import one_euro_smooth
 from ._api import CATEGORY, EmbodyPose, PoseKeypoint, io
 
 logger = logging.getLogger(__name__)
+
+BOX_MODES = ("motion range", "fixed size at chest")
 
 
 class EmbodyPoseRender(io.ComfyNode):
@@ -194,4 +198,58 @@ class EmbodyKeypointsToPose(io.ComfyNode):
         return io.NodeOutput(keypoints_to_pose(keypoints, fps=fps))
 
 
-NODES = [EmbodyPoseRender, EmbodyPoseAlign, EmbodyPoseSmooth, EmbodyPoseToKeypoints, EmbodyKeypointsToPose]
+class EmbodyBodyMovementMap(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="EmbodyBodyMovementMap",
+            display_name="Embody Body Movement Map",
+            category=f"{CATEGORY}/pose",
+            description="CyberHost's body movement map: a rectangle that bounds how far the chest moves. From a "
+            "clip it takes the range of chest motion and enlarges it (CyberHost: by 100-150%); or, for generation, "
+            "a fixed-size box around the chest of one frame. Outputs the box as a mask/image for every frame and "
+            "as normalised coordinates.",
+            inputs=[
+                EmbodyPose.Input("pose", tooltip="The pose sequence (the chest is the midpoint of the shoulders)."),
+                io.Combo.Input("mode", options=list(BOX_MODES), default="motion range",
+                               tooltip="motion range: box around where the chest went in this clip (training "
+                               "data, or a driving video). fixed size at chest: a box of the size below centred "
+                               "on the chest in the first frame (sets how far a generated body may move)."),
+                io.Float.Input("enlarge", default=1.25, min=0.0, max=3.0, step=0.05,
+                               tooltip="motion range: fraction added to the box sides (1.0 doubles it; CyberHost "
+                               "uses 1.0-1.5) so the motion never touches the border."),
+                io.Float.Input("fixed_width", default=0.3, min=0.01, max=1.0, step=0.01,
+                               tooltip="fixed size: box width as a fraction of the image width."),
+                io.Float.Input("fixed_height", default=0.2, min=0.01, max=1.0, step=0.01,
+                               tooltip="fixed size: box height as a fraction of the image height."),
+                io.Int.Input("person", default=0, min=0, max=15, tooltip="Which person slot of the pose to use."),
+                io.Int.Input("width", default=0, min=0, max=8192, step=8,
+                             tooltip="Map width in pixels; 0 = the pose's canvas width."),
+                io.Int.Input("height", default=0, min=0, max=8192, step=8,
+                             tooltip="Map height in pixels; 0 = the pose's canvas height."),
+            ],
+            outputs=[
+                io.Mask.Output(display_name="mask", tooltip="1 inside the box, 0 outside; one per pose frame."),
+                io.Image.Output(display_name="image", tooltip="The same map as a white-on-black image."),
+                io.String.Output(display_name="box", tooltip='JSON {"x0","y0","x1","y1"} normalised 0..1.'),
+            ],
+        )
+
+    @classmethod
+    def execute(cls, pose, mode, enlarge, fixed_width, fixed_height, person, width, height) -> io.NodeOutput:
+        if pose.num_frames == 0:
+            raise ValueError("Embody Body Movement Map: the pose has no frames; connect a non-empty pose")
+        if mode == "motion range":
+            box = movement_box(pose, enlarge=enlarge, person=person)
+        elif mode == "fixed size at chest":
+            box = fixed_box(pose, fixed_width, fixed_height, frame=0, person=person)
+        else:
+            raise ValueError(f"Embody Body Movement Map: unknown mode {mode!r}; choose one of {BOX_MODES}")
+        size = (width or pose.width, height or pose.height)
+        m = torch.from_numpy(movement_map(pose, box, size))
+        text = json.dumps({k: round(float(v), 6) for k, v in zip(("x0", "y0", "x1", "y1"), box, strict=True)})
+        return io.NodeOutput(m, m[..., None].repeat(1, 1, 1, 3), text)
+
+
+NODES = [EmbodyPoseRender, EmbodyPoseAlign, EmbodyPoseSmooth, EmbodyPoseToKeypoints, EmbodyKeypointsToPose,
+         EmbodyBodyMovementMap]

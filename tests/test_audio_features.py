@@ -12,7 +12,7 @@ import soundfile as sf
 import torch
 
 from models.audio.features import FEATURE_DIM, AudioFeatures, compute_audio_features, num_video_frames
-from tests.helpers.h4a import syllable_train
+from tests.helpers.synthetic_inputs import syllable_train
 
 SPEECH = Path(__file__).parent / "data" / "speech.wav"
 

@@ -10,12 +10,12 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from models.audio.checkpoint import load_motion_model, read_motion_config, save_motion_model
-from models.audio.diffusion import cosine_alpha_bar, diffusion_loss, sample_long, window_plan
 from models.audio.features import AudioFeatures
-from models.audio.generate import generate_motion
-from models.audio.motion_model import MotionModelConfig, MotionTransformer, part_coordinate_index
-from models.audio.residuals import from_residuals, to_residuals
+from models.audio.learned.diffusion import cosine_alpha_bar, diffusion_loss, sample_long, window_plan
+from models.audio.learned.generate import generate_motion
+from models.audio.learned.model_file import load_motion_model, read_motion_config, save_motion_model
+from models.audio.learned.motion_model import MotionModelConfig, MotionTransformer, part_coordinate_index
+from models.audio.learned.residuals import from_residuals, to_residuals
 from models.pose.types import PoseSequence
 from tests.helpers.tiny_motion import (
     FEATURE_NAMES,

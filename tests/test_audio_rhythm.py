@@ -10,10 +10,10 @@ import soundfile as sf
 from scipy.signal import find_peaks
 
 from models.audio.features import AudioFeatures, compute_audio_features
-from models.audio.rhythm import DEFAULT_KNOBS, rhythm_motion
+from models.audio.procedural.rhythm import DEFAULT_KNOBS, rhythm_motion
 from models.pose import layout
 from models.pose.types import PoseSequence
-from tests.helpers.h4a import syllable_train, synthetic_reference
+from tests.helpers.synthetic_inputs import syllable_train, synthetic_reference
 
 SPEECH = Path(__file__).parent / "data" / "speech.wav"
 

@@ -9,11 +9,17 @@ import numpy as np
 import pytest
 import torch
 
-from models.audio import train as train_mod
-from models.audio.checkpoint import load_motion_model
-from models.audio.dataset import FrameFilter, MotionDataset, build_video_dataset, decode_video, example_from_arrays
-from models.audio.train import TrainConfig, side_paths, train_motion_model
+from models.audio.learned.dataset import (
+    FrameFilter,
+    MotionDataset,
+    build_video_dataset,
+    decode_video,
+    example_from_arrays,
+)
+from models.audio.learned.model_file import load_motion_model
+from models.audio.learned.train import TrainConfig, side_paths, train_motion_model
 from models.pose.types import PoseSequence
+from scripts import train_motion as train_mod
 from tests.helpers.tiny_motion import FEATURE_NAMES, reference_pose, synthetic_talk, tiny_config
 
 torch.set_num_threads(1)

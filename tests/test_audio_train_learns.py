@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from models.audio.dataset import MotionDataset, example_from_arrays
-from models.audio.diffusion import window_plan
-from models.audio.generate import generate_motion
-from models.audio.motion_model import MotionTransformer
-from models.audio.train import TrainConfig, train_motion_model
+from models.audio.learned.dataset import MotionDataset, example_from_arrays
+from models.audio.learned.diffusion import window_plan
+from models.audio.learned.generate import generate_motion
+from models.audio.learned.motion_model import MotionTransformer
+from models.audio.learned.train import TrainConfig, train_motion_model
 from tests.helpers.tiny_motion import (
     FEATURE_NAMES,
     hand_height,

@@ -1,4 +1,4 @@
-"""The README's main job (`bash demo.sh` -> `python -m models.demo`) end to end on what ships with the pack."""
+"""The README's main job (`bash demo.sh` -> `python -m scripts.demo`) end to end on what ships with the pack."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.skipif(not mediapipe_available(), reason="the demo's de
 
 def test_demo_writes_pose_guidance_and_a_talking_pose_video(tmp_path) -> None:
     av = pytest.importorskip("av")
-    from models.demo import run
+    from scripts.demo import run
 
     args = argparse.Namespace(image=None, audio=None, out=str(tmp_path), fps=25.0, seed=0, motion_model=None,
                               dwpose_dir=None)

@@ -13,13 +13,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _load_registry():
-    name = "embody_nodes_under_test"
-    spec = importlib.util.spec_from_file_location(name, ROOT / "nodes" / "__init__.py",
-                                                  submodule_search_locations=[str(ROOT / "nodes")])
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    """The pack as a package (so ``nodes/`` can import ``..models``), then its ``nodes`` registry."""
+    name = "embody_pack_registry_under_test"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "__init__.py",
+                                                      submodule_search_locations=[str(ROOT)])
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return importlib.import_module(f"{name}.nodes")
 
 
 def test_every_feature_module_exists() -> None:

@@ -52,9 +52,12 @@ def test_controls_change_the_output(comps, frames) -> None:
                dict(noise_aug=0.1), dict(cfg_min=1.0, cfg_max=3.0), dict(motion_bucket=10.0), dict(schedule="ays"),
                dict(pose_start=0.5)):
         assert not torch.allclose(run(comps, frames, **kw), base, atol=1e-4), kw
-    # Pose only on no step == pose strength 0; pose window covering all steps == default.
+    # Pose only on no step == pose strength 0.
     assert torch.allclose(run(comps, frames, pose_start=1.0), run(comps, frames, pose_strength=0.0), atol=1e-6)
-    assert torch.equal(run(comps, frames, pose_start=0.0, pose_end=1.0), base)
+    # 2 steps sit at fractions 0 and 0.5 of the schedule: pose_end just above 0.5 keeps both (same as the default),
+    # pose_end = 0.5 drops the second one.
+    assert torch.equal(run(comps, frames, pose_end=0.51), base)
+    assert not torch.allclose(run(comps, frames, pose_end=0.5), base, atol=1e-4)
 
 
 def test_pose_schedule_steps(comps, frames) -> None:

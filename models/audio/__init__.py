@@ -1,1 +1,6 @@
-"""Audio: frame-aligned features and the procedural (non-learned) rhythm motion driver."""
+"""Audio: frame-aligned features (features.py) and the two ways to turn speech into motion.
+
+- ``procedural/``: the rhythm driver, no learned weights (loudness and onsets shaped by springs).
+- ``learned/``: VLOGGER stage 1, an audio-to-motion diffusion model you train on your own videos (network, diffusion,
+  generation, training, dataset, model file).
+"""

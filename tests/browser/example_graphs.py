@@ -64,7 +64,7 @@ def talking_body() -> dict:
         "7": node("CreateVideo", "Pose video with the speech", images=["6", 0], fps=25.0, audio=["3", 0]),
         "8": node("SaveVideo", "Save Video", video=["7", 0], filename_prefix="embody/talking_body", format="mp4",
                   **{"format.codec": "auto"}),
-        # Muted until you have trained a model (Train Motion Model node or python -m models.audio.train).
+        # Muted until you have trained a model (Train Motion Model node or python -m scripts.train_motion).
         "9": node("EmbodyMotionModelLoader", "Optional: your trained motion model", model_name="my_motion.safetensors"),
         "10": node("EmbodyAudioToMotion", "Optional: Audio To Motion (learned)", motion_model=["9", 0],
                    reference=["2", 0], audio_features=["4", 0], seed=0, steps=10, cfg=2.0, motion_scale=1.0,

@@ -12,9 +12,9 @@ import os
 
 import numpy as np
 
-from models.audio.checkpoint import save_motion_model
 from models.audio.features import FEATURE_DIM, AudioFeatures
-from models.audio.motion_model import MotionModelConfig, MotionTransformer
+from models.audio.learned.model_file import save_motion_model
+from models.audio.learned.motion_model import MotionModelConfig, MotionTransformer
 from models.pose.layout import LEFT_HAND, LOWER_INNER_LIP, RIGHT_HAND, RIGHT_WRIST, UPPER_INNER_LIP
 from models.pose.types import PoseSequence
 

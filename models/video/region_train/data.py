@@ -197,7 +197,7 @@ def extract_video_clip(path: str, components: VideoComponents, backend: Any, siz
     """Poses, hand clarity, latents and the first frame of one video at ``size`` = (H, W), from the cache when the
     file, the settings and the VAE match. Returns arrays (keypoints [F,133,3], clarity [F], latents [F,4,h,w]
     float16, first uint8 [H,W,3]) or None for a video without frames."""
-    from ...audio.dataset import decode_video, file_hash
+    from ...audio.learned.dataset import decode_video, file_hash
     from ...hands.clarity import frame_scores, hand_clarity
     from ...pose.extract import extract_poses
 
@@ -242,7 +242,7 @@ def build_region_dataset(folder: str, components: VideoComponents, backend: Any,
                          min_body_confidence: float = 0.3, min_hand_clarity: float = 0.0,
                          progress: Callable[[int], None] | None = None) -> RegionDataset:
     """Every video in ``folder`` (sorted, non-recursive) -> RegionDataset at ``size`` = (H, W)."""
-    from ...audio.dataset import VIDEO_EXTENSIONS
+    from ...audio.learned.dataset import VIDEO_EXTENSIONS
 
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"training video folder not found: {folder}")
@@ -268,7 +268,7 @@ def build_region_dataset(folder: str, components: VideoComponents, backend: Any,
 
 
 def _frame_at(path: str, fps: float, size: tuple[int, int], index: int) -> np.ndarray:
-    from ...audio.dataset import decode_video
+    from ...audio.learned.dataset import decode_video
 
     chunks, _ = decode_video(path, fps, max_side=max(size) * 2)
     seen = 0

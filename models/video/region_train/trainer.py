@@ -1,11 +1,11 @@
 """Train a region codebook (and optionally a LoRA on the UNet's attention) with the MimicMotion UNet frozen.
 
-The node (nodes/region_train.py) and the CLI (``python -m models.video.region_train``) share this code. Beside the
+The node (nodes/region_train.py) and the CLI (``python -m scripts.train_region_codebook``) share this code. Beside the
 output ``X.safetensors`` (the codebook, models.video.region's format) it writes ``X.state.safetensors`` (trainable
 weights + AdamW state, for resuming), ``X.loss.json`` / ``X.loss.png`` (models.io.train_state) and, with a LoRA,
 ``X.lora.safetensors`` (peft's state-dict keys).
 
-Several GPUs: ``accelerate launch -m models.video.region_train ...``. The codebook is not called through a DDP
+Several GPUs: ``accelerate launch -m scripts.train_region_codebook ...``. The codebook is not called through a DDP
 wrapper (it runs inside the UNet through hooks), so the loop averages gradients itself with ``accelerator.reduce``
 after each optimiser step's accumulation; every process draws different clips and noise.
 """

@@ -2,7 +2,7 @@
 
 Run from the pack folder (``bash demo.sh`` sets up the environment first)::
 
-    python -m models.demo [--image PATH] [--audio PATH] [--out DIR] [--fps 25] [--motion-model FILE]
+    python -m scripts.demo [--image PATH] [--audio PATH] [--out DIR] [--fps 25] [--motion-model FILE]
 
 It writes the confidence-aware pose of the reference (MimicMotion and ControlNet styles), its confidence map, a hand
 clarity plot, the audio-driven pose video with the audio muxed in, and a plot of mouth opening against loudness.
@@ -18,14 +18,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio.features import compute_audio_features
-from .audio.rhythm import rhythm_motion
-from .hands.clarity import hand_clarity, with_clarity
-from .io.media import read_audio, write_video
-from .pose.extract import extract_poses
-from .pose.layout import LOWER_INNER_LIP, UPPER_INNER_LIP
-from .pose.render import confidence_mask, render_pose
-from .pose.types import PoseSequence
+from models.audio.features import compute_audio_features
+from models.audio.procedural.rhythm import rhythm_motion
+from models.hands.clarity import hand_clarity, with_clarity
+from models.io.media import read_audio, write_video
+from models.pose.extract import extract_poses
+from models.pose.layout import LOWER_INNER_LIP, UPPER_INNER_LIP
+from models.pose.render import confidence_mask, render_pose
+from models.pose.types import PoseSequence
 
 logger = logging.getLogger("embody.demo")
 
@@ -48,12 +48,12 @@ def load_image(path: str | None) -> np.ndarray:
 
 def make_backend(dwpose_dir: str | None):  # -> PoseBackend
     if dwpose_dir:
-        from .pose.dwpose import DWPoseBackend
+        from models.pose.dwpose import DWPoseBackend
 
         folder = Path(dwpose_dir)
         return DWPoseBackend(str(folder / "yolox_l.onnx"), str(folder / "dw-ll_ucoco_384.onnx"))
     try:
-        from .pose.mediapipe_backend import MediaPipeBackend
+        from models.pose.mediapipe_backend import MediaPipeBackend
 
         return MediaPipeBackend(static_image_mode=True)
     except RuntimeError as exc:
@@ -94,8 +94,8 @@ def plot_mouth_vs_loudness(path: Path, motion: PoseSequence, loudness: np.ndarra
 def drive_motion(reference: PoseSequence, features, model_path: str | None, seed: int) -> PoseSequence:
     if not model_path:
         return rhythm_motion(reference, features, seed=seed)
-    from .audio.checkpoint import load_motion_model
-    from .audio.generate import generate_motion
+    from models.audio.learned.generate import generate_motion
+    from models.audio.learned.model_file import load_motion_model
 
     model = load_motion_model(model_path)
     return generate_motion(model, reference, features, seed=seed)
@@ -125,8 +125,8 @@ def run(args: argparse.Namespace) -> dict:
     # Hand clarity on the reference blurred more and more (Gaussian sigma 0..4 px): the score must fall.
     import cv2
 
-    from .hands.clarity import frame_scores
-    from .hands.plot import plot_clarity
+    from models.hands.clarity import frame_scores
+    from models.hands.plot import plot_clarity
 
     sigmas = np.linspace(0.0, 4.0, 9)
     blurred = np.stack([image if s == 0 else cv2.GaussianBlur(image, (0, 0), float(s)) for s in sigmas])
@@ -152,7 +152,7 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m models.demo", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m scripts.demo", description=__doc__.split("\n")[0])
     parser.add_argument("--image", help="reference image (default: scikit-image's astronaut)")
     parser.add_argument("--audio", help=f"speech clip, any format PyAV reads (default: {DEFAULT_AUDIO.name})")
     parser.add_argument("--out", default="demo_output", help="output folder (default: demo_output)")

@@ -1,4 +1,4 @@
-"""Review R1 regression: a training video whose audio track outlasts its video track still trains."""
+"""A training video whose audio track outlasts its video track still trains (the video dataset builder)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import logging
 import numpy as np
 import pytest
 
-from models.audio.dataset import build_video_dataset
+from models.audio.learned.dataset import build_video_dataset
 from tests.helpers.tiny_motion import reference_pose
 
 

@@ -51,7 +51,7 @@ def read_motion_config(path: str) -> tuple[MotionModelConfig, dict]:
     if meta.get("format") != FORMAT or "config" not in meta:
         raise ValueError(
             f"{path} is not an Embody motion model (its safetensors metadata has no format={FORMAT!r} config). "
-            "Pick a file written by the Embody Train Motion Model node or `python -m models.audio.train`."
+            "Pick a file written by the Embody Train Motion Model node or `python -m scripts.train_motion`."
         )
     try:
         config = MotionModelConfig.from_json(meta["config"])

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..pose.layout import NUM_KEYPOINTS, part_index
+from ...pose.layout import NUM_KEYPOINTS, part_index
 
 LAYOUT_NAME = "coco_wholebody_133"
 CONFIG_VERSION = 1

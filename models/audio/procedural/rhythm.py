@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from ..pose import layout
-from ..pose.types import PoseSequence
-from .features import AudioFeatures
+from ...pose import layout
+from ...pose.types import PoseSequence
+from ..features import AudioFeatures
 from .springs import impulse_peak, simulate_spring
 
 logger = logging.getLogger(__name__)

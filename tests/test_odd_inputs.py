@@ -1,4 +1,5 @@
-"""Review R1 regressions: odd inputs to pose rendering, POSE_KEYPOINT import, hand clarity and rhythm motion."""
+"""Odd inputs to pose rendering, POSE_KEYPOINT import, hand clarity, rhythm motion and smoothing give clear
+errors, not blow-ups."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 
 from models.audio.features import compute_audio_features
-from models.audio.rhythm import rhythm_motion
+from models.audio.procedural.rhythm import rhythm_motion
 from models.hands.clarity import frame_scores, hand_box, hand_clarity, passes_threshold
 from models.pose.keypoint_json import keypoints_to_pose
 from models.pose.layout import LEFT_HAND
@@ -20,7 +21,7 @@ from models.pose.render_mimicmotion import (
     super_resolution_size,
 )
 from models.pose.types import PoseSequence
-from tests.helpers.h4a import synthetic_reference
+from tests.helpers.synthetic_inputs import synthetic_reference
 
 
 # ---- MimicMotion renderer on very elongated frames ----------------------------------------------------------------

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..pose.layout import NUM_KEYPOINTS
-from ..pose.types import PoseSequence
+from ...pose.layout import NUM_KEYPOINTS
+from ...pose.types import PoseSequence
 
 SCALE_CONFIDENCE = 0.3
 # Body (COCO-17) and face points define the person's size; hands are often outside the box of interest.

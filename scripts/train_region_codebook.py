@@ -1,7 +1,9 @@
-"""CLI: ``python -m models.video.region_train --videos DIR --out FILE.safetensors --mimicmotion MimicMotion_1-1.pth
+"""Train a region codebook from the command line (run from the pack folder):
+
+``python -m scripts.train_region_codebook --videos DIR --out FILE.safetensors --mimicmotion MimicMotion_1-1.pth
 --svd SVD_FOLDER_OR_FILE --det-model yolox_l.onnx --pose-model dw-ll_ucoco_384.onnx [--steps N ...]``.
 
-``accelerate launch -m models.video.region_train ...`` trains on several GPUs. The same code as the Embody Train
+``accelerate launch -m scripts.train_region_codebook ...`` trains on several GPUs. The same code as the Embody Train
 Region Codebook node (models.video.region_train.trainer); side files are written beside ``--out``.
 """
 
@@ -17,7 +19,7 @@ DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m models.video.region_train",
+    p = argparse.ArgumentParser(prog="python -m scripts.train_region_codebook",
                                 description="Train a region codebook (face / hands) for the MimicMotion UNet.")
     p.add_argument("--videos", required=True, help="folder of videos of the person (no sound needed)")
     p.add_argument("--out", required=True, help="output .safetensors (side files go beside it)")
@@ -55,10 +57,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ...audio.train import make_backend
-    from ..loader import load_video_components
-    from .data import build_region_dataset
-    from .trainer import RegionTrainConfig, train_region_codebook
+    from models.video.loader import load_video_components
+    from models.video.region_train.data import build_region_dataset
+    from models.video.region_train.trainer import RegionTrainConfig, train_region_codebook
+    from scripts.train_motion import make_backend
 
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")

@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from ..pose.types import PoseSequence
+from ...pose.types import PoseSequence
 from .diffusion import sample_long
 from .motion_model import MotionTransformer
 from .residuals import from_residuals, reference_pose
 
 if TYPE_CHECKING:
-    from .features import AudioFeatures
+    from ..features import AudioFeatures
 
 logger = logging.getLogger(__name__)
 

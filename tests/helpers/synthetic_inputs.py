@@ -1,4 +1,4 @@
-"""Fixtures for the audio feature and procedural rhythm tests (H4a): a synthetic pose and speech-like audio."""
+"""Synthetic inputs for the audio feature and procedural rhythm tests: a front-facing pose and speech-like audio."""
 
 from __future__ import annotations
 

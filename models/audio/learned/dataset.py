@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from ..pose.types import PoseSequence
+from ...pose.types import PoseSequence
 from .residuals import SCALE_CONFIDENCE, person_scale, to_residuals
 
 if TYPE_CHECKING:
-    from .features import AudioFeatures
+    from ..features import AudioFeatures
 
 logger = logging.getLogger(__name__)
 
@@ -227,7 +227,7 @@ def extract_video(
     path: str, backend: Any, fps: float, cache_dir: str | None, settings: dict, progress: Callable[[int], None] | None
 ) -> tuple[PoseSequence, AudioFeatures] | None:
     """Pose (with hand clarity) + audio features of one video, from the cache when the file and settings match."""
-    from .features import AudioFeatures, compute_audio_features
+    from ..features import AudioFeatures, compute_audio_features
 
     key = f"{file_hash(path)[:20]}_{hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]}"
     cache = os.path.join(cache_dir, f"{key}.npz") if cache_dir else None
@@ -241,8 +241,8 @@ def extract_video(
             return pose, feats
         except (OSError, KeyError, ValueError) as exc:
             logger.warning("%s: cache %s unreadable (%s); extracting again", path, cache, exc)
-    from ..hands.clarity import hand_clarity
-    from ..pose.extract import extract_poses
+    from ...hands.clarity import hand_clarity
+    from ...pose.extract import extract_poses
 
     chunks, info = decode_video(path, fps)
     if info["audio"] is None:

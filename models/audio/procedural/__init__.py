@@ -1,0 +1,1 @@
+"""Procedural (non-learned) motion from audio: the rhythm driver and its spring-damper shaping. No weights."""
