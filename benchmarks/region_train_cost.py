@@ -45,7 +45,7 @@ def main() -> None:
     p.add_argument("--size", type=int, default=512)
     a = p.parse_args()
     with torch.device("meta"):
-        unet = UNetSpatioTemporalConditionModel(**SVD_UNET_CONFIG).to(torch.bfloat16)
+        unet = UNetSpatioTemporalConditionModel(**SVD_UNET_CONFIG).to("meta", torch.bfloat16)
         pose_net = PoseNet(noise_latent_channels=320)
     cfg = RegionCodebookConfig.for_unet(unet, identity_dim=1024)
     codebook = RegionCodebook(cfg)
@@ -87,8 +87,8 @@ def main() -> None:
     print(f"| region codebook parameters (trained, default config) | {n_cb / 1e6:.1f} M = "
           f"{n_cb * 16 / gib:.2f} GiB with fp32 weights + grads + AdamW (16 B each) |")
     print(f"| UNet forward FLOPs | {fwd / 1e12:.1f} TFLOP |")
-    print(f"| step FLOPs (forward + backward through the frozen UNet: ~2x forward for input grads; "
-          f"+1 forward with checkpointing) | {3 * fwd / 1e12:.0f} / {4 * fwd / 1e12:.0f} TFLOP |")
+    print(f"| step FLOPs: forward + backward (frozen weights: input gradients only, ~1x forward), and with "
+          f"checkpointing one more forward | {2 * fwd / 1e12:.0f} / {3 * fwd / 1e12:.0f} TFLOP |")
     print(f"| activations saved for backward, no checkpointing | {act / gib:.1f} GiB |")
     print(f"| activations saved for backward, gradient checkpointing | {act_ckpt / gib:.1f} GiB |")
 
