@@ -110,9 +110,10 @@ def region_split_losses(v_pred: torch.Tensor, v_target: torch.Tensor, region_mas
 def mask_bce(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """BCE of a predicted soft mask [N, 1, h', w'] (0..1) against box masks [N, h, w] area-resized to h' x w'."""
     tgt = target[:, None].to(predicted)
-    if tuple(tgt.shape[-2:]) != tuple(predicted.shape[-2:]):
-        tgt = F.adaptive_avg_pool2d(tgt, predicted.shape[-2:]) if tgt.shape[-1] >= predicted.shape[-1] else \
-            F.interpolate(tgt, size=predicted.shape[-2:], mode="nearest")
+    size = (int(predicted.shape[-2]), int(predicted.shape[-1]))
+    if tuple(tgt.shape[-2:]) != size:
+        tgt = F.adaptive_avg_pool2d(tgt, size) if tgt.shape[-1] >= size[1] else \
+            F.interpolate(tgt, size=size, mode="nearest")
     with torch.autocast(device_type=predicted.device.type, enabled=False):
         return F.binary_cross_entropy(predicted.float().clamp(1e-6, 1 - 1e-6), tgt.float())
 

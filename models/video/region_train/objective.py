@@ -169,7 +169,9 @@ def evaluate(components: VideoComponents, codebook: RegionCodebook, conds: list[
     codebook.eval()
     rng = np.random.default_rng(seed)
     gen = torch.Generator().manual_seed(seed)
-    ins, outs, ious = [], [], {r: [] for r in codebook.config.regions}
+    ins: list[float] = []
+    outs: list[float] = []
+    ious: dict[str, list[float]] = {r: [] for r in codebook.config.regions}
     for ci in range(len(dataset.clips)):
         batch = dataset.batch(1, frames, rng, picks=[ci])
         for s in sigmas:
