@@ -169,3 +169,51 @@ def test_training_state_round_trip(tmp_path) -> None:
     assert step == 7 and config == '{"k": 1}'
     torch.testing.assert_close(weights["a"], params[0].detach())
     torch.testing.assert_close(opt2.state_dict()["state"][1]["exp_avg"], opt.state_dict()["state"][1]["exp_avg"])
+
+
+class _BoxBackend:
+    """A PoseBackend that 'detects' the synthetic clip's known keypoints (frames are matched by order)."""
+
+    name = "box"
+
+    def __init__(self, keypoints: np.ndarray, size: int) -> None:
+        self.kp, self.size, self.seen, self.calls = keypoints, size, 0, 0
+
+    def detect(self, frames: np.ndarray) -> list[np.ndarray]:
+        self.calls += 1
+        out = []
+        for _ in frames:
+            k = self.kp[min(self.seen, len(self.kp) - 1)].copy()
+            k[:, :2] *= self.size
+            out.append(k[None])
+            self.seen += 1
+        return out
+
+    def close(self) -> None:
+        pass
+
+
+def test_video_folder_dataset_is_extracted_once_and_cached(tmp_path) -> None:
+    from models.io.media import write_video
+    from models.video.region_train.data import build_region_dataset
+    from tests.helpers.tiny_mimicmotion import tiny_components
+
+    px, kp = synthetic_clip(2, 6, 64, np.random.default_rng(3))
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    write_video(folder / "a.mp4", (px.permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8), 10.0)
+    comps = tiny_components(0)
+    backend = _BoxBackend(kp, 64)
+    cache = str(tmp_path / "cache")
+    data = build_region_dataset(str(folder), comps, backend, (64, 64), 10.0, cache, "cpu")
+    assert len(data.clips) == 1 and data.clips[0].latents.shape == (6, 4, 8, 8)
+    assert np.isfinite(data.clips[0].clarity).any()  # hand clarity was scored from the frames
+    np.testing.assert_allclose(data.clips[0].keypoints[:, 91:, :2], kp[:, 91:, :2], atol=1 / 64)
+    calls = backend.calls
+    again = build_region_dataset(str(folder), comps, _BoxBackend(kp * 0, 64), (64, 64), 10.0, cache, "cpu")
+    assert backend.calls == calls and len(list((tmp_path / "cache").iterdir())) == 1
+    torch.testing.assert_close(again.clips[0].latents, data.clips[0].latents)  # read from the cache, not re-detected
+    batch = data.batch(1, 4, np.random.default_rng(0))
+    assert batch.poses.shape == (4, 3, 64, 64) and batch.masks.shape == (1, 4, 2, 8, 8)
+    with pytest.raises(ValueError, match="min_hand_clarity"):
+        build_region_dataset(str(folder), comps, backend, (64, 64), 10.0, None, "cpu", min_hand_clarity=1e9)
