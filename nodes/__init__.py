@@ -17,6 +17,8 @@ FEATURE_MODULES = (
     "video",
     "fusion",
     "sampler",
+    "context_windows",
+    "wan_animate",
     "region_train",
 )
 

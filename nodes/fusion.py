@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..models.video.fusion import NOISE_MODES, TAIL_MODES, WEIGHTINGS, FusionOptions
+from ..models.video.fusion import NOISE_MODES, TAIL_MODES, WEIGHTINGS, FusionSchedule
 from ._api import CATEGORY, EmbodyFusion, io
 
 
@@ -42,9 +42,9 @@ class EmbodyFusionSchedule(io.ComfyNode):
 
     @classmethod
     def execute(cls, window, overlap, weighting, noise, anchor_reference, tail) -> io.NodeOutput:
-        options = FusionOptions(window, overlap, weighting, noise, anchor_reference, tail)
-        options.schedule("1.1")  # validate now, with a clear error, rather than at sampling time
-        return io.NodeOutput(options)
+        fusion = FusionSchedule(window, overlap, weighting, noise, anchor_reference, tail)
+        fusion.resolved("1.1")  # validate now, with a clear error, rather than at sampling time
+        return io.NodeOutput(fusion)
 
 
 NODES = [EmbodyFusionSchedule]

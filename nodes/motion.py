@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import comfy.model_management
 import comfy.model_patcher
 import comfy.utils
@@ -16,7 +14,9 @@ from ..models.audio.learned.dataset import FrameFilter, MotionDataset, build_vid
 from ..models.audio.learned.generate import generate_motion
 from ..models.audio.learned.model_file import load_motion_model
 from ..models.audio.learned.motion_model import MotionModelConfig
-from ..models.audio.learned.train import TrainConfig, train_motion_model
+from ..models.audio.learned.train import TrainConfig, checked_paths, train_motion_model
+from ..models.io.safe_paths import resolve_inside
+from ..models.pose.layout import CONFIDENCE_GATE
 from ._api import CATEGORY, EmbodyAudioFeatures, EmbodyMotionModel, EmbodyPose, io
 from .paths import list_files, register_model_folders, resolve
 
@@ -120,9 +120,11 @@ class EmbodyTrainMotionModel(io.ComfyNode):
             is_output_node=True,
             inputs=[
                 io.String.Input("output_name", default="my_motion",
-                                tooltip="File name (without .safetensors) in models/embody/motion."),
+                                tooltip="File name (without .safetensors) in models/embody/motion; sub-folders such "
+                                "as people/anna are allowed, names that leave the folder are refused."),
                 io.String.Input("videos_folder", default="", optional=True,
-                                tooltip="Folder of talking videos with sound. Leave empty to use pose + audio."),
+                                tooltip="Folder of talking videos with sound (poses found in them are cached in "
+                                "output/embody_cache). Leave empty to use pose + audio."),
                 EmbodyPose.Input("pose", optional=True, tooltip="A pose sequence of a talking person (with hand "
                                  "clarity if scored), used when no folder is given."),
                 io.Audio.Input("audio", optional=True, tooltip="The audio of that pose sequence."),
@@ -138,7 +140,7 @@ class EmbodyTrainMotionModel(io.ComfyNode):
                 io.Int.Input("overlap", default=25, min=0, max=1023, tooltip="Frames a window inherits (outpainting)."),
                 io.Int.Input("d_model", default=128, min=32, max=2048, step=32, tooltip="Transformer width."),
                 io.Int.Input("layers", default=4, min=1, max=24, tooltip="Transformer layers (VLOGGER: 4)."),
-                io.Float.Input("min_body_confidence", default=0.3, min=0.0, max=1.0,
+                io.Float.Input("min_body_confidence", default=CONFIDENCE_GATE, min=0.0, max=1.0,
                                tooltip="Drop frames whose mean body keypoint confidence is lower."),
                 io.Float.Input("min_hand_clarity", default=0.0, min=0.0, max=1000.0,
                                tooltip="Drop frames with a blurrier visible hand (0 = keep all)."),
@@ -156,6 +158,12 @@ class EmbodyTrainMotionModel(io.ComfyNode):
     def execute(cls, output_name, fps, steps, batch_size, learning_rate, window, overlap, d_model, layers,
                 min_body_confidence, min_hand_clarity, resume, seed, videos_folder="", pose=None, audio=None,
                 det_model=None, pose_model=None) -> io.NodeOutput:
+        register_model_folders()
+        out_dir = folder_paths.get_folder_paths("embody_motion")[0]
+        name = output_name.strip()
+        # Checked before any work: the model, its state, loss log and curve all stay inside models/embody/motion.
+        resolve_inside(out_dir, name, input_name="output_name")
+        out_path, _ = checked_paths(name if name.endswith(".safetensors") else f"{name}.safetensors", out_dir)
         rules = FrameFilter(min_body_confidence, min_hand_clarity)
         if videos_folder.strip():
             if not det_model or not pose_model:
@@ -163,9 +171,10 @@ class EmbodyTrainMotionModel(io.ComfyNode):
             from ..models.pose.dwpose import DWPoseBackend
 
             backend = DWPoseBackend(resolve("dwpose", det_model), resolve("dwpose", pose_model))
+            # Extractions are keyed by video content + settings, so one cache in output/ serves every folder.
+            cache = str(resolve_inside(folder_paths.get_output_directory(), "embody_cache", input_name="cache"))
             try:
-                dataset = build_video_dataset(videos_folder.strip(), backend, fps,
-                                              os.path.join(videos_folder.strip(), ".embody_cache"), "median", rules,
+                dataset = build_video_dataset(videos_folder.strip(), backend, fps, cache, "median", rules,
                                               progress=lambda n: _interrupt_check())
             finally:
                 backend.close()
@@ -175,15 +184,11 @@ class EmbodyTrainMotionModel(io.ComfyNode):
             dataset = MotionDataset([example] if example else [], pose.fps, feats.names)
         else:
             raise ValueError("connect either a videos_folder or both a pose and its audio to train a motion model")
-        register_model_folders()
-        out_dir = folder_paths.get_folder_paths("embody_motion")[0]
-        name = output_name.strip() or "my_motion"
-        out_path = os.path.join(out_dir, name if name.endswith(".safetensors") else f"{name}.safetensors")
         mc = MotionModelConfig(window=window, overlap=min(overlap, window - 1), d_model=d_model, num_layers=layers)
         tc = TrainConfig(steps=steps, batch_size=batch_size, lr=learning_rate, seed=seed,
                          cpu=comfy.model_management.get_torch_device().type == "cpu")
         bar = comfy.utils.ProgressBar(steps)
-        result = train_motion_model(dataset, out_path, mc, tc, resume=resume,
+        result = train_motion_model(dataset, out_path, mc, tc, resume=resume, root=out_dir,
                                     progress=lambda s, total, log: bar.update_absolute(s, total),
                                     check_interrupt=_interrupt_check)
         curve = torch.zeros(1, 64, 64, 3)

@@ -14,6 +14,7 @@ from ..models.pose.dwpose import DWPoseBackend
 from ..models.pose.extract import extract_poses
 from ..models.pose.render import confidence_mask, render_pose
 from ..models.pose.select import PERSON_MODES
+from ..models.pose.types import check_canvas_size
 from ._api import CATEGORY, EmbodyPose, io
 from .paths import list_files, resolve
 
@@ -88,6 +89,8 @@ class EmbodyPoseExtract(io.ComfyNode):
     @classmethod
     def execute(cls, image, backend, detector, pose_model, person, max_people, detect_every, fps, style,
                 include_body, include_hands, include_face) -> io.NodeOutput:
+        # Refused before any work: the pose image and mask are drawn at the input's size.
+        check_canvas_size(int(image.shape[-2]), int(image.shape[-3]), "image")
         frames = to_rgb_uint8(image.detach().cpu().numpy(), "image")
         total = int(frames.shape[0])
         pbar = comfy.utils.ProgressBar(max(1, 2 * total))

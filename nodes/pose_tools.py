@@ -12,8 +12,10 @@ import torch
 from ..models.pose.align import FALLBACKS, MODES, align_poses
 from ..models.pose.body_movement import fixed_box, movement_box, movement_map
 from ..models.pose.keypoint_json import keypoints_to_pose, pose_to_keypoints
+from ..models.pose.layout import CONFIDENCE_GATE
 from ..models.pose.render import STYLES, confidence_mask, render_pose
 from ..models.pose.smooth import one_euro_smooth
+from ..models.pose.types import MAX_CANVAS_SIDE
 from ._api import CATEGORY, EmbodyPose, PoseKeypoint, io
 
 logger = logging.getLogger(__name__)
@@ -37,9 +39,9 @@ class EmbodyPoseRender(io.ComfyNode):
                 io.Combo.Input("style", options=list(STYLES), default="mimicmotion",
                                tooltip="mimicmotion: for MimicMotion video (exact official drawing). controlnet: "
                                "for OpenPose ControlNets (points below 0.3 confidence dropped, full colours)."),
-                io.Int.Input("width", default=0, min=0, max=8192, step=8,
+                io.Int.Input("width", default=0, min=0, max=MAX_CANVAS_SIDE, step=8,
                              tooltip="Output width in pixels; 0 = the pose's own canvas."),
-                io.Int.Input("height", default=0, min=0, max=8192, step=8,
+                io.Int.Input("height", default=0, min=0, max=MAX_CANVAS_SIDE, step=8,
                              tooltip="Output height in pixels; 0 = the pose's own canvas."),
                 io.Boolean.Input("include_body", default=True, tooltip="Draw the body skeleton."),
                 io.Boolean.Input("include_hands", default=True, tooltip="Draw the hands."),
@@ -128,7 +130,7 @@ class EmbodyPoseSmooth(io.ComfyNode):
                                "lag on fast moves."),
                 io.Float.Input("d_cutoff", default=1.0, min=0.01, max=30.0, step=0.01,
                                tooltip="Smoothing of the speed estimate, in Hz."),
-                io.Float.Input("hold_below", default=0.3, min=0.0, max=1.0, step=0.01,
+                io.Float.Input("hold_below", default=CONFIDENCE_GATE, min=0.0, max=1.0, step=0.01,
                                tooltip="Points less confident than this keep their last position."),
                 io.Float.Input("full_above", default=0.8, min=0.0, max=1.0, step=0.01,
                                tooltip="Points at least this confident are filtered normally; between the two "
@@ -223,9 +225,9 @@ class EmbodyBodyMovementMap(io.ComfyNode):
                 io.Float.Input("fixed_height", default=0.2, min=0.01, max=1.0, step=0.01,
                                tooltip="fixed size: box height as a fraction of the image height."),
                 io.Int.Input("person", default=0, min=0, max=15, tooltip="Which person slot of the pose to use."),
-                io.Int.Input("width", default=0, min=0, max=8192, step=8,
+                io.Int.Input("width", default=0, min=0, max=MAX_CANVAS_SIDE, step=8,
                              tooltip="Map width in pixels; 0 = the pose's canvas width."),
-                io.Int.Input("height", default=0, min=0, max=8192, step=8,
+                io.Int.Input("height", default=0, min=0, max=MAX_CANVAS_SIDE, step=8,
                              tooltip="Map height in pixels; 0 = the pose's canvas height."),
             ],
             outputs=[

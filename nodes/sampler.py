@@ -10,17 +10,21 @@ import torch
 
 from ..models.video.components import unet_memory_bytes, vae_encode_memory_bytes
 from ..models.video.conditioning import encode_reference, prepare_frames, resize_center_crop, to_nchw
-from ..models.video.fusion import FusionOptions, window_indices
+from ..models.video.fusion import FusionSchedule, window_indices
 from ..models.video.sampler import SamplerSettings, denoise
 from ..models.video.sigmas import SCHEDULES
 from ._api import CATEGORY, EmbodyFusion, EmbodyVideoModel, io
 
 logger = logging.getLogger(__name__)
 
-# Stable Diffusion 1.x latent -> RGB factors (ComfyUI's SD15 latent format; SVD shares that VAE latent space),
-# for a cheap per-step preview of the first generated frame.
-_PREVIEW_RGB = torch.tensor([[0.3512, 0.2297, 0.3227], [0.3250, 0.4974, 0.2350],
-                             [-0.2829, 0.1762, 0.2721], [-0.2120, -0.2616, -0.7177]])
+
+def _previewer(device: torch.device):
+    """ComfyUI's own latent previewer (its --preview-method: latent2rgb, TAESD, or None for no previews), for SVD
+    latents in the SD1.5 4-channel format (SVD shares that VAE latent space and scaling)."""
+    import comfy.latent_formats
+    import latent_preview
+
+    return latent_preview.get_previewer(device, comfy.latent_formats.SD15())
 
 
 def _pose_frames(poses: torch.Tensor, reference_pose: torch.Tensor | None) -> torch.Tensor:
@@ -94,11 +98,11 @@ class EmbodySampler(io.ComfyNode):
         )
         settings.validate()
         ref, frames = prepare_frames(to_nchw(reference, "reference"), _pose_frames(poses, reference_pose))
-        options = fusion if fusion is not None else FusionOptions()
-        schedule = options.schedule(video_model.version).fitted(frames.shape[0])
-        if video_model.version == "1.1" and schedule.window != 72 and frames.shape[0] >= 72:
-            logger.warning("MimicMotion 1.1 was trained on 72-frame windows; window %d may give artifacts.",
-                           schedule.window)
+        schedule = (fusion or FusionSchedule()).resolved(video_model.version).fitted(frames.shape[0])
+        official = FusionSchedule().resolved(video_model.version).window
+        if video_model.version == "1.1" and schedule.window != official and frames.shape[0] >= official:
+            logger.warning("MimicMotion 1.1 was trained on %d-frame windows; window %d may give artifacts.",
+                           official, schedule.window)
         windows = window_indices(frames.shape[0], schedule)
         total = steps * len(windows)
         pbar = comfy.utils.ProgressBar(total)
@@ -108,18 +112,13 @@ class EmbodySampler(io.ComfyNode):
             state["done"] = done
             pbar.update_absolute(done, total_)
 
+        previewer = _previewer(mm.get_torch_device())
+
         def preview(step: int, x0: torch.Tensor) -> None:
-            frame = x0[min(1, x0.shape[0] - 1)].float().cpu()
-            rgb = torch.einsum("chw,cr->hwr", frame, _PREVIEW_RGB)
-            img = ((rgb + 1.0) * 127.5).clamp(0, 255).to(torch.uint8).numpy()
-            from PIL import Image
+            first = min(1, x0.shape[0] - 1)  # the first generated frame (frame 0 is the reference)
+            image = previewer.decode_latent_to_preview_image("JPEG", x0[first : first + 1])
+            pbar.update_absolute(state["done"], total, image)
 
-            pbar.update_absolute(state["done"], total, ("JPEG", Image.fromarray(img), 512))
-
-        # Previews cost a decode-free colour projection per step; skip them when ComfyUI's preview method is off.
-        from comfy.cli_args import LatentPreviewMethod, args
-
-        wants_preview = args.preview_method != LatentPreviewMethod.NoPreviews
         generator = torch.Generator().manual_seed(int(seed))
         dtype = video_model.dtype
         device = video_model.prepare(["image_encoder", "vae"], vae_encode_memory_bytes(*ref.shape[-2:], dtype))
@@ -130,7 +129,7 @@ class EmbodySampler(io.ComfyNode):
         device = video_model.prepare(["unet"], unet_memory_bytes(max(map(len, windows)), h, w, dtype, batch=passes))
         latents = denoise(video_model.components, cond, frames, schedule, settings, generator, device,
                           progress=progress, interrupt=mm.throw_exception_if_processing_interrupted,
-                          preview=preview if wants_preview else None)
+                          preview=preview if previewer is not None else None)
         return io.NodeOutput({"samples": latents.to(mm.intermediate_device())})
 
 

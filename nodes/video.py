@@ -12,7 +12,7 @@ import folder_paths
 import torch
 
 from ..models.video.components import MODULE_GROUPS, VideoModel, vae_decode_memory_bytes
-from ..models.video.decode import decode_latents
+from ..models.video.decode import check_video_latent, decode_latents
 from ..models.video.loader import load_video_model
 from ._api import CATEGORY, EmbodyVideoModel, io
 from .paths import WHERE_TO_GET, list_files, resolve
@@ -172,8 +172,8 @@ class EmbodyDecode(io.ComfyNode):
 
     @classmethod
     def execute(cls, video_model, latent, chunk_size, decode_on_cpu, keep_reference_frame) -> io.NodeOutput:
-        samples = latent["samples"]
-        total = samples.shape[-4] if samples.ndim >= 4 else 1
+        samples = check_video_latent(latent, "latent")  # names a wrong latent before the VAE is loaded
+        total = samples.shape[0]
         if decode_on_cpu:
             vae = _cpu_vae(video_model)
         else:

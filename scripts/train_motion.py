@@ -18,6 +18,7 @@ import os
 from models.audio.learned.dataset import FrameFilter, build_video_dataset
 from models.audio.learned.motion_model import MotionModelConfig
 from models.audio.learned.train import TrainConfig, train_motion_model
+from models.pose.layout import CONFIDENCE_GATE
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--pose-model", help="DWPose pose model (dw-ll_ucoco_384.onnx)")
     p.add_argument("--cache", help="folder for cached extractions (default: <videos>/.embody_cache)")
     p.add_argument("--fps", type=float, default=25.0)
-    p.add_argument("--min-body-confidence", type=float, default=0.3)
+    p.add_argument("--min-body-confidence", type=float, default=CONFIDENCE_GATE)
     p.add_argument("--min-hand-clarity", type=float, default=0.0, help="drop frames with a blurrier hand (0 = off)")
     p.add_argument("--window", type=int, default=50)
     p.add_argument("--overlap", type=int, default=25)

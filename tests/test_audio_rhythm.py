@@ -12,6 +12,7 @@ from scipy.signal import find_peaks
 from models.audio.features import AudioFeatures, compute_audio_features
 from models.audio.procedural.rhythm import DEFAULT_KNOBS, rhythm_motion
 from models.pose import layout
+from models.pose.body_movement import reference_box
 from models.pose.types import PoseSequence
 from tests.helpers.synthetic_inputs import syllable_train, synthetic_reference
 
@@ -176,6 +177,10 @@ def test_movement_box_bounds_the_chest() -> None:
     pose = rhythm_motion(ref, f, sway=60.0, breathing=0.0, box_enlarge=0.2)
     x0, y0, x1, y1 = pose.meta["movement_box"]
     assert x0 < x1 and y0 < y1
+    # The box is the body movement map's own (models/pose/body_movement.py), not a private copy.
+    kp, (w, h) = ref.keypoints[0, 0].astype(np.float64), ref.canvas
+    expected = reference_box(kp[:, :2] * (w, h), kp[:, 2], ref.canvas, 0.2) / (w, h, w, h)
+    np.testing.assert_allclose(pose.meta["movement_box"], expected, rtol=1e-9)
     chest = pose.keypoints[:, 0, shoulders]
     assert chest[..., 0].min() >= x0 - 1e-6 and chest[..., 0].max() <= x1 + 1e-6
     assert np.ptp(chest[..., 0]) > 0.5 * (x1 - x0 - np.ptp(ref.keypoints[0, 0, shoulders, 0]))  # it does use the box

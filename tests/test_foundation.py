@@ -159,3 +159,28 @@ def test_non_finite_keypoints_become_missing(caplog: pytest.LogCaptureFixture) -
     assert pose.keypoints[0, 0, 3].tolist() == [0, 0, 0] and pose.keypoints[1, 0, 7].tolist() == [0, 0, 0]
     assert pose.keypoints[0, 0, 4].tolist() == [0.5, 0.5, 0.5]
     assert "marked missing" in caplog.text
+
+
+def test_the_confidence_gate_is_defined_once() -> None:
+    """0.3 as a keypoint confidence gate lives in models/pose/layout.py only; everything else imports it.
+
+    Flags module constants and default arguments set to the literal 0.3 (a detector's box score is a different
+    quantity, and so is a tracking IoU: those keep their own constants)."""
+    allowed = {("models/pose/layout.py", "CONFIDENCE_GATE"), ("models/pose/yolox.py", "PERSON_THR"),
+               ("models/pose/select.py", "TRACK_IOU")}
+    found = []
+    for path in MODEL_SOURCES:
+        rel = str(path.relative_to(ROOT))
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and node.value.value == 0.3:
+                for target in node.targets:
+                    if isinstance(target, ast.Name) and (rel, target.id) not in allowed:
+                        found.append(f"{rel}:{node.lineno} {target.id}")
+            if isinstance(node, ast.AnnAssign) and isinstance(node.value, ast.Constant) and node.value.value == 0.3:
+                found.append(f"{rel}:{node.lineno} {ast.unparse(node.target)}")
+            if isinstance(node, ast.FunctionDef):
+                defaults = node.args.defaults + [d for d in node.args.kw_defaults if d is not None]
+                found += [f"{rel}:{node.lineno} {node.name}() default" for d in defaults
+                          if isinstance(d, ast.Constant) and d.value == 0.3]
+    assert not found, found

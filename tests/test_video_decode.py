@@ -99,3 +99,33 @@ def test_bad_latents(vae, bad):
 def test_bad_chunk(vae, latents):
     with pytest.raises(ValueError, match="chunk_size"):
         decode_latents(vae, latents, chunk_size=0)
+
+
+@pytest.mark.parametrize("shape, named", [
+    ((5, 16, 8, 8), r"16-channel latent \(SD3 / Flux / Wan 2.1"),
+    ((1, 16, 5, 8, 8), r"16-channel latent .* \[batch, channels, frames, h, w\]"),
+    ((3, 128, 8, 8), r"128-channel latent \(LTX-Video\?\)"),
+    ((2, 7, 8, 8), r"a 7-channel latent of shape \[2, 7, 8, 8\]"),
+    ((4, 8, 8), r"must be \[frames, 4, h, w\]; got shape \[4, 8, 8\]"),
+    ((0, 4, 8, 8), "has no frames"),
+    ((2, 5, 4, 8, 8), "holds 2 videos"),
+])
+def test_wrong_latents_are_named_before_the_vae(vae, shape, named):
+    from models.video.decode import check_video_latent
+
+    bad = torch.zeros(shape)
+    with pytest.raises(ValueError, match=named) as err:
+        decode_latents(vae, bad)
+    assert "latent" in str(err.value)
+    with pytest.raises(ValueError, match=named):
+        check_video_latent({"samples": bad}, "latent")
+
+
+def test_good_latents_pass_the_check():
+    from models.video.decode import check_video_latent
+
+    z = torch.zeros(3, 4, 8, 8)
+    assert check_video_latent({"samples": z}) is z
+    assert check_video_latent(z[None]).shape == (3, 4, 8, 8)
+    with pytest.raises(ValueError, match="without 'samples'"):
+        check_video_latent({"noise_mask": z})

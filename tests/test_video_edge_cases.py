@@ -15,7 +15,7 @@ from models.video.components import (
     vae_decode_memory_bytes,
     vae_encode_memory_bytes,
 )
-from models.video.fusion import FusionSchedule, default_schedule, initial_noise, window_indices, window_weights
+from models.video.fusion import FusionSchedule, initial_noise, window_indices, window_weights
 from models.video.sampler import SamplerSettings, sample_video
 
 
@@ -39,7 +39,8 @@ def _run(comps, frames, n=9, fusion=FUSION, **kw):
 
 # ---- a reference pose plus one driving pose (2 frames) used to fail inside FusionSchedule -------------------------
 
-@pytest.mark.parametrize("schedule", [FusionSchedule(4, 2), default_schedule("1.1"), default_schedule("1.0"),
+@pytest.mark.parametrize("schedule", [FusionSchedule(4, 2), FusionSchedule().resolved("1.1"),
+                                      FusionSchedule().resolved("1.0"),
                                       FusionSchedule(8, 3, weighting="overlap-linear", noise="freenoise")])
 def test_two_frame_video_is_one_window(comps, frames, schedule) -> None:
     sch = schedule.fitted(2)

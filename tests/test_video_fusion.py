@@ -8,7 +8,6 @@ import torch
 
 from models.video.fusion import (
     FusionSchedule,
-    default_schedule,
     frame_count_advice,
     initial_noise,
     window_indices,
@@ -34,7 +33,7 @@ def test_official_windows(n: int, t: int, o: int) -> None:
 
 
 def test_official_window_count_for_35s_demo() -> None:
-    assert len(window_indices(526, default_schedule("1.1"))) == 8
+    assert len(window_indices(526, FusionSchedule().resolved("1.1"))) == 8
 
 
 def test_triangular_weights_match_official_values() -> None:
@@ -95,13 +94,8 @@ def test_bad_schedules(kw: dict) -> None:
         FusionSchedule(**kw)
 
 
-def test_defaults_per_version() -> None:
-    assert (default_schedule("1.1").window, default_schedule("1.1").overlap) == (72, 6)
-    assert (default_schedule("1.0").window, default_schedule("1.0").overlap) == (16, 4)
-
-
 def test_frame_count_advice() -> None:
-    sch = default_schedule("1.1")
+    sch = FusionSchedule().resolved("1.1")
     a = frame_count_advice(73, sch)
     assert a.wasteful and a.windows == 2 and a.tail_new_frames == 1 and (a.fewer, a.more) == (72, 138)
     assert "72 frames" in a.message() and "138 frames" in a.message()
@@ -163,14 +157,18 @@ def test_ays_sigmas() -> None:
         get_sigmas("karras", 0)
 
 
-def test_fusion_options_follow_the_model_version() -> None:
-    from models.video.fusion import FusionOptions
-
-    auto = FusionOptions()
-    assert (auto.schedule("1.1").window, auto.schedule("1.1").overlap) == (72, 6)
-    assert (auto.schedule("1.0").window, auto.schedule("1.0").overlap) == (16, 4)
-    assert FusionOptions(window=4).schedule("1.1").overlap == 2  # official overlap clipped to fit a tiny window
-    custom = FusionOptions(window=24, overlap=8, weighting="pyramid", noise="freenoise", tail="shrink")
-    assert custom.schedule("1.0") == FusionSchedule(24, 8, "pyramid", "freenoise", True, "shrink")
+def test_one_fusion_type_resolves_the_model_defaults() -> None:
+    """EMBODY_FUSION is one class: window 0 / overlap -1 mean the model version's official values."""
+    auto = FusionSchedule()
+    assert (auto.resolved("1.1").window, auto.resolved("1.1").overlap) == (72, 6)
+    assert (auto.resolved("1.0").window, auto.resolved("1.0").overlap) == (16, 4)
+    assert FusionSchedule(window=4).resolved("1.1").overlap == 2  # official overlap clipped to fit a tiny window
+    assert FusionSchedule(overlap=3).resolved("1.0") == FusionSchedule(16, 3)
+    custom = FusionSchedule(window=24, overlap=8, weighting="pyramid", noise="freenoise", tail="shrink")
+    assert custom.resolved("1.0") is custom
     with pytest.raises(ValueError, match="overlap"):
-        FusionOptions(window=8, overlap=8).schedule("1.1")
+        FusionSchedule(window=8, overlap=8)
+    with pytest.raises(ValueError, match="version"):
+        auto.resolved("2.0")
+    with pytest.raises(ValueError, match="resolved"):
+        window_indices(100, auto)  # an unresolved schedule never reaches the maths with 0 / -1

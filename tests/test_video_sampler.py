@@ -98,6 +98,11 @@ def test_progress_preview_and_interrupt_frees_memory(comps, frames) -> None:
     run(comps, frames, progress=lambda d, t: seen.append((d, t)), preview=lambda s, x: previews.append(x.shape))
     assert seen == [(i, 6) for i in range(1, 7)]
     assert previews == [(7, 4, 8, 8)] * 2
+    # Each preview gets that step's x0, which stays valid: not the fusion accumulator the next step zeroes.
+    kept = []
+    out = run(comps, frames, preview=lambda s, x: kept.append(x))
+    assert len(kept) == 2 and not torch.allclose(kept[0], kept[1], atol=1e-4)
+    torch.testing.assert_close(kept[-1], out)  # the last step lands on x0 (sigma' = 0)
 
     class Stop(Exception):
         pass

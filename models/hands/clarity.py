@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 
 from ..pose.layout import (
+    CONFIDENCE_GATE,
     LEFT_ELBOW,
     LEFT_HAND,
     LEFT_SHOULDER,
@@ -41,7 +42,6 @@ from ..pose.types import PoseSequence
 
 logger = logging.getLogger(__name__)
 
-KEYPOINT_GATE = 0.3  # DWPose / ControlNet-aux confidence convention (pose.md section 4)
 MIN_HAND_POINTS = 5
 BOX_SCALE = 1.25
 MIN_BOX_PX = 16.0
@@ -62,7 +62,7 @@ def hand_box(points: np.ndarray, hand: int) -> tuple[float, float, float] | None
     # A point with a non-finite position or confidence carries no location: treat it as missing.
     points = np.where(np.isfinite(points).all(axis=-1, keepdims=True), points, 0.0)
     pts = points[hand_slice]
-    good = pts[:, 2] >= KEYPOINT_GATE
+    good = pts[:, 2] >= CONFIDENCE_GATE
     if int(good.sum()) >= MIN_HAND_POINTS:
         xy = pts[good, :2]
         lo, hi = xy.min(axis=0), xy.max(axis=0)
@@ -71,7 +71,7 @@ def hand_box(points: np.ndarray, hand: int) -> tuple[float, float, float] | None
         return float(centre[0]), float(centre[1]), max(side, MIN_BOX_PX)
     # OpenPose handDetect rule: the hand sits a third of the forearm beyond the wrist.
     w, e, s = points[wrist], points[elbow], points[shoulder]
-    if min(w[2], e[2], s[2]) < KEYPOINT_GATE:
+    if min(w[2], e[2], s[2]) < CONFIDENCE_GATE:
         return None
     centre = w[:2] + 0.33 * (w[:2] - e[:2])
     side = 1.5 * max(float(np.linalg.norm(w[:2] - e[:2])), 0.9 * float(np.linalg.norm(e[:2] - s[:2])))

@@ -10,10 +10,16 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import re
+import sys
 import zipfile
 from collections.abc import Iterable, Mapping
 
 import torch
+
+from .weight_file import check_weight_file, expectation
+
+__all__ = ["check_weight_file", "describe_family", "load_state_dict", "read_keys", "sniff_family", "strip_prefix"]
 
 logger = logging.getLogger(__name__)
 
@@ -38,41 +44,6 @@ FAMILY_NAMES: dict[str, str] = {
 }
 
 
-def _expectation(expected: str | None) -> str:
-    return f" Expected {expected}." if expected else ""
-
-
-def _check_file(path: str | os.PathLike, expected: str | None) -> str:
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"Model file not found: {path!r}.{_expectation(expected)}")
-    if os.path.isdir(path):
-        raise ValueError(f"{path!r} is a folder, not a weight file.{_expectation(expected)}")
-    if os.path.getsize(path) == 0:
-        raise ValueError(f"{path!r} is empty (0 bytes): the download did not finish. Download it again.")
-    _check_not_placeholder(path, expected)
-    return path
-
-
-def _check_not_placeholder(path: str, expected: str | None) -> None:
-    """Name the two most common non-weight files saved under a weight file's name: Git LFS pointers (a repository
-    cloned without git-lfs) and HTML pages (a download that needed a login or failed)."""
-    with open(path, "rb") as f:
-        head = f.read(512)
-    size = os.path.getsize(path)
-    if head.startswith(b"version https://git-lfs"):
-        raise ValueError(
-            f"{path!r} is a Git LFS pointer ({size} bytes), not the weights: the repository was cloned without "
-            f"git-lfs. Download the file itself (git lfs pull, or the download button on the model page)."
-            f"{_expectation(expected)}"
-        )
-    if head.lstrip().lower().startswith((b"<!doctype html", b"<html", b"<?xml", b"<head")):
-        raise ValueError(
-            f"{path!r} is a web page ({size} bytes of HTML), not the weights: the download failed or needed a "
-            f"login. Download the file again from the model page.{_expectation(expected)}"
-        )
-
-
 def _load_safetensors(path: str, prefixes: tuple[str, ...] | None, expected: str | None) -> dict[str, torch.Tensor]:
     from safetensors import safe_open
 
@@ -86,8 +57,78 @@ def _load_safetensors(path: str, prefixes: tuple[str, ...] | None, expected: str
     except Exception as exc:  # safetensors raises its own SafetensorError / OSError types
         raise ValueError(
             f"Could not read {path!r} as safetensors ({exc}). The file is truncated or not a safetensors file; "
-            f"download it again.{_expectation(expected)}"
+            f"download it again.{expectation(expected)}"
         ) from exc
+
+
+def _corrupt(path: str, detail: str, expected: str | None) -> ValueError:
+    """The one wording for a damaged weight file (random bytes, cut-off download): it is not the user's format."""
+    return ValueError(f"{path!r} is corrupt or truncated ({detail}): download it again.{expectation(expected)}")
+
+
+# torch words it "Unsupported global: GLOBAL a.b ..." or "... unsupported GLOBAL os.system whose module os is blocked".
+_FOREIGN_GLOBAL = re.compile(r"unsupported (?:global: )?GLOBAL ([\w.]+)", re.IGNORECASE)
+
+
+def _foreign_global(message: str) -> str | None:
+    """The dotted name of a real foreign global in a weights_only UnpicklingError, else None.
+
+    A truncated or bit-flipped pickle can also fail on a GLOBAL opcode, with a mangled name such as
+    "torch.FloatStorag": a name under an already imported module that has no such attribute is damage, not code.
+    """
+    match = _FOREIGN_GLOBAL.search(message)
+    if not match:
+        return None
+    name = match.group(1)
+    module_name, _, attr = name.rpartition(".")
+    module = sys.modules.get(module_name)
+    if module is not None and attr and not hasattr(module, attr):
+        return None
+    return name
+
+
+_SAFE_GLOBALS = ("collections.OrderedDict", "_codecs.encode")
+_DOTTED = re.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+$")  # random bytes rarely spell a module.attr
+_STRING_OPS = {"SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE", "SHORT_BINSTRING", "BINSTRING", "STRING"}
+
+
+def _scan_for_foreign_global(path: str) -> str | None:
+    """The first non-torch global the pickle(s) in ``path`` name, read with pickletools (nothing is executed).
+
+    torch's weights_only unpickler stops at opcodes it does not know (protocol 4/5 FRAME) before it reaches a global,
+    so its message alone cannot tell "pickle with code" from "damaged bytes". None when no foreign global is found
+    (including when the bytes do not parse: that is damage).
+    """
+    import io
+    import pickletools
+
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as zf:
+                streams = [zf.read(n) for n in zf.namelist() if n.endswith(".pkl")]
+        else:
+            with open(path, "rb") as f:
+                streams = [f.read()]
+    except (OSError, zipfile.BadZipFile, RuntimeError):
+        return None
+    for data in streams:
+        buf = io.BytesIO(data)
+        while buf.tell() < len(data):  # legacy torch files are several pickles in a row
+            strings: list[str] = []
+            try:
+                for op, arg, _ in pickletools.genops(buf):
+                    if op.name in _STRING_OPS and isinstance(arg, str | bytes):
+                        strings.append(arg.decode("latin-1") if isinstance(arg, bytes) else arg)
+                    name = None
+                    if op.name == "GLOBAL" and isinstance(arg, str):
+                        name = arg.replace(" ", ".")
+                    elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
+                        name = f"{strings[-2]}.{strings[-1]}"
+                    if name and _DOTTED.match(name) and not (name.startswith("torch.") or name in _SAFE_GLOBALS):
+                        return name
+            except Exception:  # noqa: BLE001  # unknown opcode / cut off: the remaining bytes are damage
+                return None
+    return None
 
 
 def _load_pickle(path: str, expected: str | None) -> object:
@@ -95,10 +136,8 @@ def _load_pickle(path: str, expected: str | None) -> object:
         head = f.read(4)
     # torch.save writes a zip archive ("PK\x03\x04"); the legacy format starts with a pickle protocol opcode 0x80.
     if not head.startswith(b"PK\x03\x04") and head[:1] != b"\x80":
-        raise ValueError(
-            f"{path!r} is not a PyTorch weight file (it starts with {head!r}, neither a zip archive nor a pickle); "
-            f"it is corrupt or another kind of file. Download it again.{_expectation(expected)}"
-        )
+        detail = f"not a PyTorch weight file: it starts with {head!r}, neither a zip nor a pickle"
+        raise _corrupt(path, detail, expected)
     try:
         try:
             return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
@@ -107,21 +146,17 @@ def _load_pickle(path: str, expected: str | None) -> object:
                 raise
             return torch.load(path, map_location="cpu", weights_only=True)  # legacy (non-zip) format
     except pickle.UnpicklingError as exc:
-        if "weights only" not in str(exc).lower():  # e.g. "invalid load key": not a pickle at all
-            raise ValueError(
-                f"{path!r} is not a PyTorch weight file ({exc}); it is corrupt or another kind of file. Download it "
-                f"again.{_expectation(expected)}"
-            ) from exc
+        name = _foreign_global(f"{exc} {exc.__context__ or ''}") or _scan_for_foreign_global(path)
+        if name is None:  # "Unsupported operand", a mangled name, EOF inside the pickle: the bytes are damaged
+            detail = str(exc.__context__ or exc).strip().splitlines()[0][:120]
+            raise _corrupt(path, f"unreadable pickle: {detail}", expected) from exc
         raise ValueError(
-            f"{path!r} contains Python objects other than tensors, so Embody will not load it (pickles can run "
-            f"code; only weights_only loading is allowed). Use a plain state-dict file or a .safetensors "
-            f"conversion.{_expectation(expected)}"
+            f"{path!r} contains Python objects other than tensors ({name}), so Embody will not load it (pickles can "
+            f"run code; only weights_only loading is allowed). Use a plain state-dict file or a .safetensors "
+            f"conversion.{expectation(expected)}"
         ) from exc
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as exc:
-        raise ValueError(
-            f"Could not read {path!r} as a PyTorch weight file ({exc}). The file is probably truncated or "
-            f"corrupt; download it again.{_expectation(expected)}"
-        ) from exc
+        raise _corrupt(path, f"{type(exc).__name__}: {str(exc).strip()[:120]}", expected) from exc
 
 
 def _unwrap(obj: object, path: str, expected: str | None) -> dict[str, torch.Tensor]:
@@ -134,10 +169,10 @@ def _unwrap(obj: object, path: str, expected: str | None) -> dict[str, torch.Ten
                 break
     if not isinstance(obj, Mapping) or not obj:
         kind = type(obj).__name__ if not isinstance(obj, Mapping) else "an empty dict"
-        raise ValueError(f"{path!r} holds {kind}, not a state dict of tensors.{_expectation(expected)}")
+        raise ValueError(f"{path!r} holds {kind}, not a state dict of tensors.{expectation(expected)}")
     tensors = {k: v for k, v in obj.items() if isinstance(k, str) and isinstance(v, torch.Tensor)}
     if not tensors:
-        raise ValueError(f"{path!r} is a dict without tensors, not a state dict.{_expectation(expected)}")
+        raise ValueError(f"{path!r} is a dict without tensors, not a state dict.{expectation(expected)}")
     skipped = len(obj) - len(tensors)
     if skipped:
         logger.info("%s: ignored %d non-tensor entries", path, skipped)
@@ -159,7 +194,7 @@ def load_state_dict(
         FileNotFoundError for a missing file; ValueError for a truncated/corrupt file, a pickle with non-tensor
         objects, or a file that is not a state dict.
     """
-    path = _check_file(path, expected)
+    path = check_weight_file(path, expected)
     prefix_tuple = tuple(prefixes) if prefixes is not None else None
     if path.lower().endswith(SAFETENSORS_EXTS):
         sd = _load_safetensors(path, prefix_tuple, expected)
@@ -169,13 +204,13 @@ def load_state_dict(
             sd = {k: v for k, v in sd.items() if k.startswith(prefix_tuple)}
     if not sd:
         what = f" with keys starting {list(prefix_tuple)}" if prefix_tuple else ""
-        raise ValueError(f"{path!r} holds no tensors{what}.{_expectation(expected)}")
+        raise ValueError(f"{path!r} holds no tensors{what}.{expectation(expected)}")
     return sd
 
 
 def read_keys(path: str | os.PathLike, expected: str | None = None) -> list[str]:
     """Key names of a weight file; cheap for safetensors (header only), a full memory-mapped load for pickles."""
-    path = _check_file(path, expected)
+    path = check_weight_file(path, expected)
     if path.lower().endswith(SAFETENSORS_EXTS):
         from safetensors import safe_open
 
@@ -185,7 +220,7 @@ def read_keys(path: str | os.PathLike, expected: str | None = None) -> list[str]
         except Exception as exc:
             raise ValueError(
                 f"Could not read {path!r} as safetensors ({exc}). The file is truncated or not a safetensors "
-                f"file; download it again.{_expectation(expected)}"
+                f"file; download it again.{expectation(expected)}"
             ) from exc
     return list(load_state_dict(path, expected=expected))
 

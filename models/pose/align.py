@@ -22,7 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .layout import FACE, LEFT_HAND, RIGHT_HAND
+from .boxes import keypoint_box
+from .layout import CONFIDENCE_GATE, FACE, LEFT_HAND, RIGHT_HAND, coco_to_openpose18
 from .render_palette import openpose18_float64
 from .types import PoseSequence
 
@@ -30,7 +31,6 @@ logger = logging.getLogger(__name__)
 
 # OpenPose-18 indices the official fit uses (no elbows/wrists).
 FIT_POINTS = (0, 1, 2, 5, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17)
-VISIBLE = 0.3
 MODES = ("official", "retarget")
 FALLBACKS = ("largest", "error")
 
@@ -55,12 +55,10 @@ class AlignFit:
 
 
 def _bbox_area(person: np.ndarray) -> float:
-    pts = person[person[:, 2] > VISIBLE, :2]
-    if len(pts) == 0:
-        pts = person[person[:, 2] > 0, :2]
-    if len(pts) == 0:
+    box = keypoint_box(person)
+    if box is None:
         return -1.0
-    span = pts.max(axis=0) - pts.min(axis=0)
+    span = box[2:] - box[:2]
     return float(span[0] * span[1])
 
 
@@ -109,7 +107,7 @@ def fit_official(driving: PoseSequence, reference: PoseSequence, ref_frame: int 
     if fallback not in FALLBACKS:
         raise ValueError(f"fallback must be one of {FALLBACKS}, got {fallback!r}")
     ref18 = openpose18_float64(_reference_person(reference, ref_frame, ref_person))
-    ids = [i for i in FIT_POINTS if ref18[i, 2] > VISIBLE]
+    ids = [i for i in FIT_POINTS if ref18[i, 2] > CONFIDENCE_GATE]
     if len(ids) < 2:
         raise ValueError(f"reference pose has only {len(ids)} confident body points (head, shoulders, hips, legs); "
                          "the alignment needs at least 2. Use a reference image showing more of the body")
@@ -148,8 +146,8 @@ def apply_fit(driving: PoseSequence, fit: AlignFit) -> np.ndarray:
 
 
 def _neck(person: np.ndarray) -> np.ndarray:
-    """[3]: shoulder midpoint (x, y) and the smaller shoulder confidence."""
-    return np.array([*(person[5, :2] + person[6, :2]) / 2.0, min(person[5, 2], person[6, 2])])
+    """[3]: shoulder midpoint (x, y) and the smaller shoulder confidence (the OpenPose-18 neck, "min" rule)."""
+    return coco_to_openpose18(person[:17], "min", np.float64)[1]
 
 
 def _joint(person: np.ndarray, index: int) -> np.ndarray:
@@ -162,10 +160,10 @@ def bone_scales(aligned_px: np.ndarray, reference_px: np.ndarray) -> dict[tuple[
     scales: dict[tuple[int, int], float] = {}
     for bone in ((5, 6), *BONES):
         ra, rb = _joint(reference_px, bone[0]), _joint(reference_px, bone[1])
-        if min(ra[2], rb[2]) <= VISIBLE:
+        if min(ra[2], rb[2]) <= CONFIDENCE_GATE:
             continue
         lengths = [np.hypot(*(_joint(p, bone[1])[:2] - _joint(p, bone[0])[:2])) for p in aligned_px
-                   if min(_joint(p, bone[0])[2], _joint(p, bone[1])[2]) > VISIBLE]
+                   if min(_joint(p, bone[0])[2], _joint(p, bone[1])[2]) > CONFIDENCE_GATE]
         med = float(np.median(lengths)) if lengths else 0.0
         if med > 1e-9:
             scales[bone] = float(np.hypot(*(rb[:2] - ra[:2]))) / med

@@ -10,18 +10,27 @@ latent. At inference a fixed-size map sets how far the root may move. Our choice
   the middle of the paper's 100-150%) gives 2.25x. A motionless chest would give an empty box, so each side is
   first widened to at least ``min_size`` (fraction of the canvas). The box is clipped to the canvas.
 * The map is 1 inside the box and 0 outside (pixel centres), the same for every frame of the clip.
+* One reference frame (the procedural driver, no clip to take a range from): :func:`reference_box` boxes the
+  chest's own extent (shoulders + a sternum point) and enlarges it the same way, in pixels.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 
-from .layout import BODY_CONFIDENCE_GATE, LEFT_SHOULDER, RIGHT_SHOULDER
-from .types import PoseSequence
+from .layout import CONFIDENCE_GATE, LEFT_EYE, LEFT_SHOULDER, RIGHT_EYE, RIGHT_SHOULDER
+from .types import PoseSequence, check_canvas_size
 
 Box = tuple[float, float, float, float]
+
+# One still reference frame (the procedural driver) has no other evidence, so a faint point there still counts:
+# below this confidence a reference point is missing.
+REFERENCE_MIN_CONFIDENCE = 0.1
+_HEAD = np.r_[0:5, 23:91]
+
+
+def _ok(conf: np.ndarray, *idx: int) -> bool:
+    return bool(all(conf[i] > REFERENCE_MIN_CONFIDENCE for i in idx))
 
 
 def chest_track(pose: PoseSequence, person: int = 0) -> np.ndarray:
@@ -30,7 +39,7 @@ def chest_track(pose: PoseSequence, person: int = 0) -> np.ndarray:
         raise ValueError(f"person must be in 0..{pose.num_people - 1} for this pose, got {person}")
     kp = pose.keypoints[:, int(person)]
     left, right = kp[:, LEFT_SHOULDER], kp[:, RIGHT_SHOULDER]
-    ok = (left[:, 2] >= BODY_CONFIDENCE_GATE) & (right[:, 2] >= BODY_CONFIDENCE_GATE)
+    ok = (left[:, 2] >= CONFIDENCE_GATE) & (right[:, 2] >= CONFIDENCE_GATE)
     chest = (left[:, :2] + right[:, :2]) / 2.0
     chest[~ok] = np.nan
     return chest.astype(np.float32)
@@ -57,7 +66,7 @@ def movement_box(pose: PoseSequence, enlarge: float = 1.25, person: int = 0, min
     seen = ~np.isnan(chest[:, 0])
     if not seen.any():
         raise ValueError(
-            "body movement map: no frame shows both shoulders (confidence >= 0.3) of person "
+            f"body movement map: no frame shows both shoulders (confidence >= {CONFIDENCE_GATE}) of person "
             f"{person}, so the chest cannot be followed; use a clip where the upper body is visible"
         )
     lo, hi = chest[seen].min(axis=0), chest[seen].max(axis=0)
@@ -86,6 +95,7 @@ def movement_map(pose: PoseSequence, box: Box, size: tuple[int, int] | None = No
     width, height = pose.canvas if size is None else (int(size[0]), int(size[1]))
     if width < 1 or height < 1:
         raise ValueError(f"map size must be at least 1x1 pixels, got {width}x{height}")
+    check_canvas_size(width, height, "body movement map width/height (0 = the pose's canvas)")
     x0, y0, x1, y1 = (float(v) for v in box)
     if not (x0 <= x1 and y0 <= y1):
         raise ValueError(f"box must be (x0, y0, x1, y1) with x0 <= x1 and y0 <= y1, got {box}")
@@ -95,18 +105,45 @@ def movement_map(pose: PoseSequence, box: Box, size: tuple[int, int] | None = No
     return np.broadcast_to(inside.astype(np.float32), (pose.num_frames, height, width)).copy()
 
 
-def confine_to_box(pose: PoseSequence, box: Box, person: int = 0) -> PoseSequence:
-    """Shift each frame's person so the chest stays inside ``box`` (a bound for generated motion).
+# ---- one reference frame (pixels): the procedural driver's movement box ----------------------------------------
 
-    Frames whose chest is inside are unchanged; others are translated by the smallest move that brings the chest
-    onto the box border. Points with confidence 0 move too (they carry no meaning). Hand clarity is kept.
+def body_scale(xy: np.ndarray, conf: np.ndarray, canvas: tuple[int, int]) -> float:
+    """Shoulder width in pixels, else 2.5 x eye distance, else a fifth of the shorter canvas side."""
+    if _ok(conf, LEFT_SHOULDER, RIGHT_SHOULDER):
+        s = float(np.linalg.norm(xy[LEFT_SHOULDER] - xy[RIGHT_SHOULDER]))
+    elif _ok(conf, LEFT_EYE, RIGHT_EYE):
+        s = 2.5 * float(np.linalg.norm(xy[LEFT_EYE] - xy[RIGHT_EYE]))
+    else:
+        s = 0.0
+    return max(s, 0.02 * min(canvas), 1.0) if s > 0 else 0.2 * min(canvas)
+
+
+def chest_points(xy: np.ndarray, conf: np.ndarray, canvas: tuple[int, int]) -> np.ndarray:
+    """float64 [N, 2] pixels: the visible shoulders plus a sternum point 0.6 shoulder widths below their midpoint.
+
+    One reference frame has no motion range, so the chest's own extent stands in for CyberHost's chest range.
     """
-    x0, y0, x1, y1 = (float(v) for v in box)
-    chest = chest_track(pose, person)
-    shift = np.zeros_like(chest)
-    seen = ~np.isnan(chest[:, 0])
-    shift[seen, 0] = np.clip(chest[seen, 0], x0, x1) - chest[seen, 0]
-    shift[seen, 1] = np.clip(chest[seen, 1], y0, y1) - chest[seen, 1]
-    kp = pose.keypoints.copy()
-    kp[:, person, :, :2] += shift[:, None, :]
-    return replace(pose, keypoints=kp)
+    s = body_scale(xy, conf, canvas)
+    pts = [xy[i] for i in (LEFT_SHOULDER, RIGHT_SHOULDER) if conf[i] > REFERENCE_MIN_CONFIDENCE]
+    if not pts:  # no shoulders: hang the chest below the head, or (no head either) at the visible points' centre
+        head = xy[_HEAD][conf[_HEAD] > REFERENCE_MIN_CONFIDENCE]
+        if len(head):
+            pts = [head.mean(axis=0) + np.array([0.0, 0.8 * s])]
+        else:
+            pts = [xy[conf > REFERENCE_MIN_CONFIDENCE].mean(axis=0)]
+    top = np.mean(pts, axis=0)
+    return np.array(pts + [top + np.array([0.0, 0.6 * s])], np.float64)
+
+
+def reference_box(xy: np.ndarray, conf: np.ndarray, canvas: tuple[int, int], enlarge: float) -> np.ndarray:
+    """The body movement box for one reference frame (the procedural driver's bound): float64 (x0, y0, x1, y1) in
+    pixels.
+
+    The box of :func:`chest_points`, scaled about its centre by (1 + enlarge) and clipped to the canvas.
+    """
+    s = body_scale(xy, conf, canvas)
+    pts = chest_points(xy, conf, canvas)
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    centre, half = (lo + hi) / 2, np.maximum((hi - lo) / 2, 0.05 * s) * (1.0 + max(enlarge, 0.0))
+    box = np.r_[centre - half, centre + half]
+    return np.clip(box, 0.0, np.r_[canvas, canvas].astype(np.float64))

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import simcc, yolox
 from .backend import to_rgb_uint8
-from .layout import NUM_KEYPOINTS
+from .layout import CONFIDENCE_GATE, NUM_KEYPOINTS
 from .onnx_runtime import describe_file, get_session, static_dim
 
 logger = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ class DWPoseBackend:
 
     def __init__(self, det_model: str, pose_model: str, providers: Sequence[str] | None = None,
                  detect_every: int = 1, pose_batch: int = 16, whole_image_fallback: bool = False,
-                 track_threshold: float = 0.3) -> None:
+                 track_threshold: float = CONFIDENCE_GATE) -> None:
         if int(detect_every) < 1:
             raise ValueError(f"detect_every must be at least 1 (1 = detect on every frame), got {detect_every}")
         if int(pose_batch) < 1:

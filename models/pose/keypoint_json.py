@@ -17,12 +17,20 @@ from typing import Any
 
 import numpy as np
 
-from .layout import FACE, FEET, LEFT_HAND, NUM_KEYPOINTS, RIGHT_HAND, coco_to_openpose18, openpose18_to_coco
-from .types import PoseSequence
+from .layout import (
+    CONFIDENCE_GATE,
+    FACE,
+    FEET,
+    LEFT_HAND,
+    NUM_KEYPOINTS,
+    RIGHT_HAND,
+    coco_to_openpose18,
+    openpose18_to_coco,
+)
+from .types import PoseSequence, check_canvas_size
 
 logger = logging.getLogger(__name__)
 
-CNA_KEEP_THRESHOLD = 0.3
 BODY_KEY, FACE_KEY = "pose_keypoints_2d", "face_keypoints_2d"
 LEFT_KEY, RIGHT_KEY = "hand_left_keypoints_2d", "hand_right_keypoints_2d"
 # Not part of CNA's format (consumers read keys with .get and ignore it); lets feet survive an Embody round trip.
@@ -49,7 +57,7 @@ def _part(points: np.ndarray, width: int, height: int, binarize: bool, threshold
 def pose_to_keypoints(
     pose: PoseSequence,
     binarize: bool = True,
-    threshold: float = CNA_KEEP_THRESHOLD,
+    threshold: float = CONFIDENCE_GATE,
     include_body: bool = True,
     include_hands: bool = True,
     include_face: bool = True,
@@ -177,6 +185,7 @@ def keypoints_to_pose(data: Any, fps: float = 25.0) -> PoseSequence:
             ) from exc
         if width < 1 or height < 1:
             raise ValueError(f"POSE_KEYPOINT frame {f} has an invalid canvas {width}x{height}")
+        check_canvas_size(width, height, f"POSE_KEYPOINT frame {f} canvas_width/canvas_height")
         if not frame.get("people") and frame.get("animals"):
             logger.warning("POSE_KEYPOINT frame %d holds animal poses only; they are skipped", f)
         people = frame.get("people") or []

@@ -63,25 +63,27 @@ HAND_EDGES = np.array(
     dtype=np.int64,
 )
 
-# Body confidence gate used by DWPose, ControlNet-aux and MimicMotion when drawing and fitting.
-BODY_CONFIDENCE_GATE = 0.3
+# The keypoint confidence gate, defined only here: DWPose, ControlNet-aux and MimicMotion draw, convert and fit
+# only points above it (pose.md section 4); Embody uses the same value wherever a point counts as seen.
+CONFIDENCE_GATE = 0.3
 
 
-def coco_to_openpose18(keypoints: np.ndarray, neck_rule: str = "binary") -> np.ndarray:
-    """Map COCO-17 body points to the OpenPose-18 body.
+def coco_to_openpose18(keypoints: np.ndarray, neck_rule: str = "binary", dtype: type = np.float32) -> np.ndarray:
+    """Map COCO-17 body points to the OpenPose-18 body (the one place this conversion is defined).
 
-    keypoints: [..., >=17, 3] (x, y, confidence). Returns [..., 18, 3].
-    neck_rule: "binary" (DWPose/MimicMotion: neck confidence 1 when both shoulders > 0.3, else 0) or "min"
-    (rtmlib: the smaller shoulder confidence).
+    keypoints: [..., >=17, 3] (x, y, confidence). Returns [..., 18, 3] in ``dtype``; the neck is the mean of the
+    shoulders. neck_rule: "binary" (DWPose/MimicMotion: neck confidence 1 when both shoulders > 0.3, else 0) or
+    "min" (rtmlib: the smaller shoulder confidence). dtype float64 reproduces what DWPose's detectors hand to their
+    drawing and alignment code (float64 neck mean), float32 what EMBODY_POSE stores.
     """
-    kp = np.asarray(keypoints, dtype=np.float32)
+    kp = np.asarray(keypoints, dtype=dtype)
     src = np.where(OPENPOSE18_FROM_COCO < 0, 0, OPENPOSE18_FROM_COCO)
     out = kp[..., src, :].copy()
     left, right = kp[..., LEFT_SHOULDER, :], kp[..., RIGHT_SHOULDER, :]
     out[..., 1, :2] = (left[..., :2] + right[..., :2]) / 2.0
     if neck_rule == "binary":
-        both = (left[..., 2] > BODY_CONFIDENCE_GATE) & (right[..., 2] > BODY_CONFIDENCE_GATE)
-        out[..., 1, 2] = both.astype(np.float32)
+        both = (left[..., 2] > CONFIDENCE_GATE) & (right[..., 2] > CONFIDENCE_GATE)
+        out[..., 1, 2] = both.astype(dtype)
     elif neck_rule == "min":
         out[..., 1, 2] = np.minimum(left[..., 2], right[..., 2])
     else:

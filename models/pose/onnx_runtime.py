@@ -13,6 +13,8 @@ import os
 import threading
 from typing import Any
 
+from ..io.weight_file import check_weight_file
+
 logger = logging.getLogger(__name__)
 
 CUDA_EP = "CUDAExecutionProvider"
@@ -58,6 +60,8 @@ def get_session(path: str, providers: tuple[str, ...] | list[str] | None = None)
             f"ONNX model file {describe_file(path)} does not exist. Place the file there "
             "(DWPose: yolox_l.onnx and dw-ll_ucoco_384.onnx from https://huggingface.co/yzd-v/DWPose)."
         )
+    check_weight_file(path, "an ONNX model (DWPose: yolox_l.onnx or dw-ll_ucoco_384.onnx from "
+                      "https://huggingface.co/yzd-v/DWPose)")
     ort = _import_ort()
     wanted = tuple(providers) if providers is not None else default_providers()
     key = (os.path.abspath(path), os.path.getmtime(path), wanted)

@@ -14,16 +14,15 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from .layout import FACE, HAND_EDGES, LEFT_HAND, OPENPOSE_LIMBS, RIGHT_HAND
+from .layout import CONFIDENCE_GATE, FACE, HAND_EDGES, LEFT_HAND, OPENPOSE_LIMBS, RIGHT_HAND
 from .render_controlnet import render_frame_controlnet
 from .render_mimicmotion import (
-    BODY_GATE,
     official_super_resolution_size,
     render_frame_mimicmotion,
     super_resolution_size,
 )
 from .render_palette import EPS, openpose18_float64, sanitize_people
-from .types import PoseSequence
+from .types import PoseSequence, check_canvas_size
 
 logger = logging.getLogger(__name__)
 
@@ -32,11 +31,11 @@ STYLES = ("mimicmotion", "controlnet", "controlnet_xinsir")
 
 def _resolve_size(pose: PoseSequence, size: tuple[int, int] | None) -> tuple[int, int]:
     if size is None:
-        return pose.canvas
+        return check_canvas_size(*pose.canvas, "the pose canvas (width/height 0 = the pose's own canvas)")
     width, height = (int(v) for v in size)
     if width < 1 or height < 1:
         raise ValueError(f"render size must be positive (width, height), got {size}; use None for the pose canvas")
-    return width, height
+    return check_canvas_size(width, height, "render width/height")
 
 
 def _people_of_frame(pose: PoseSequence, frame: int, person: int | None) -> np.ndarray:
@@ -108,10 +107,10 @@ def _mask_items(people: np.ndarray, width: int, height: int, body: bool, hands: 
         if body:
             b18 = openpose18_float64(person)
             for a, b in OPENPOSE_LIMBS:
-                if b18[a, 2] >= BODY_GATE and b18[b, 2] >= BODY_GATE:
+                if b18[a, 2] >= CONFIDENCE_GATE and b18[b, 2] >= CONFIDENCE_GATE:
                     items.append((b18[a, 2] * b18[b, 2], "line", (px(b18[a]), px(b18[b]))))
             for p in b18:
-                if p[2] > BODY_GATE:
+                if p[2] > CONFIDENCE_GATE:
                     items.append((p[2], "dot", px(p)))
         if hands:
             for hand in (person[LEFT_HAND], person[RIGHT_HAND]):

@@ -19,7 +19,7 @@ from typing import cast
 import cv2
 import numpy as np
 
-from .layout import FACE, HAND_EDGES, LEFT_HAND, OPENPOSE_LIMBS, RIGHT_HAND
+from .layout import CONFIDENCE_GATE, FACE, HAND_EDGES, LEFT_HAND, OPENPOSE_LIMBS, RIGHT_HAND
 from .render_palette import (
     BODY_COLORS,
     BODY_JOINT_RADIUS,
@@ -33,7 +33,6 @@ from .render_palette import (
     sanitize_people,
 )
 
-KEEP_THRESHOLD = 0.3
 LIMB_DIM = 0.6
 
 
@@ -50,7 +49,7 @@ def _pixel(point: np.ndarray, width: int, height: int) -> tuple[int, int]:
 def _draw_person(canvas: np.ndarray, person: np.ndarray, stick: int, body: bool, hands: bool, face: bool) -> None:
     height, width = canvas.shape[:2]
     body18 = openpose18_float64(person)
-    keep18 = body18[:, 2] >= KEEP_THRESHOLD
+    keep18 = body18[:, 2] >= CONFIDENCE_GATE
     if body:
         for limb_index, (a, b) in enumerate(OPENPOSE_LIMBS):
             if not (keep18[a] and keep18[b]):
@@ -68,7 +67,7 @@ def _draw_person(canvas: np.ndarray, person: np.ndarray, stick: int, body: bool,
                 cv2.circle(canvas, _pixel(body18[joint], width, height), BODY_JOINT_RADIUS, BODY_COLORS[joint], -1)
     if hands:
         for hand in (person[LEFT_HAND], person[RIGHT_HAND]):
-            keep = hand[:, 2] >= KEEP_THRESHOLD
+            keep = hand[:, 2] >= CONFIDENCE_GATE
             if not keep.any():
                 continue
             pts = [_pixel(p, width, height) for p in hand]
@@ -80,12 +79,12 @@ def _draw_person(canvas: np.ndarray, person: np.ndarray, stick: int, body: bool,
                     cv2.circle(canvas, (x, y), HAND_JOINT_RADIUS, (0, 0, 255), -1)
     if face:
         face_pts = person[FACE]
-        if (face_pts[:, 2] >= KEEP_THRESHOLD).any():
+        if (face_pts[:, 2] >= CONFIDENCE_GATE).any():
             # OpenPose's 70-point face ends with the two eyes; DWPose-based renderers append the body eyes.
             dots = np.concatenate([face_pts, body18[[14, 15]]], axis=0)
             for point in dots:
                 x, y = _pixel(point, width, height)
-                if point[2] >= KEEP_THRESHOLD and x > EPS and y > EPS:
+                if point[2] >= CONFIDENCE_GATE and x > EPS and y > EPS:
                     cv2.circle(canvas, (x, y), FACE_DOT_RADIUS, (255, 255, 255), -1)
 
 

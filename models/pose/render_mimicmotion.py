@@ -32,7 +32,7 @@ from typing import cast
 import cv2
 import numpy as np
 
-from .layout import FACE, HAND_EDGES, LEFT_HAND, OPENPOSE_LIMBS, RIGHT_HAND
+from .layout import CONFIDENCE_GATE, FACE, HAND_EDGES, LEFT_HAND, OPENPOSE_LIMBS, RIGHT_HAND
 from .render_palette import (
     BODY_COLORS,
     BODY_JOINT_RADIUS,
@@ -49,7 +49,6 @@ from .render_palette import (
 # Short side of the super-resolution drawing canvas (the official ref_w).
 REF_SHORT_SIDE = 2160
 LIMB_DIM = 0.6
-BODY_GATE = 0.3
 # uint8 -> uint8 table of "(canvas * 0.6).astype(uint8)" (float64 product, truncated), the official limb dimming.
 _DIM_LUT = (np.arange(256, dtype=np.float64) * LIMB_DIM).astype(np.uint8)
 
@@ -84,7 +83,7 @@ def _draw_body(canvas: np.ndarray, bodies: list[np.ndarray]) -> None:
         color = BODY_COLORS[limb_index]
         for body in bodies:
             ca, cb = body[a, 2], body[b, 2]
-            if ca < BODY_GATE or cb < BODY_GATE:
+            if ca < CONFIDENCE_GATE or cb < CONFIDENCE_GATE:
                 continue
             xs = body[[a, b], 0] * float(cw)
             ys = body[[a, b], 1] * float(ch)
@@ -103,7 +102,7 @@ def _draw_body(canvas: np.ndarray, bodies: list[np.ndarray]) -> None:
         color = BODY_COLORS[joint]
         for body in bodies:
             conf = body[joint, 2]
-            if not conf > BODY_GATE:
+            if not conf > CONFIDENCE_GATE:
                 continue
             x, y = int(body[joint, 0] * cw), int(body[joint, 1] * ch)
             cv2.circle(canvas, (x, y), BODY_JOINT_RADIUS, [int(c * conf) for c in color], thickness=-1)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .layout import OPENPOSE18_FROM_COCO
+from .layout import coco_to_openpose18
 
 # OpenPose body palette: joint i and limb i use colour i (RGB as listed by OpenPose/ControlNet).
 BODY_COLORS: tuple[tuple[int, int, int], ...] = (
@@ -62,15 +62,6 @@ def sanitize_people(people: np.ndarray) -> np.ndarray:
 
 
 def openpose18_float64(person: np.ndarray) -> np.ndarray:
-    """OpenPose-18 body of one person in float64, [133, 3] -> [18, 3].
-
-    Unlike layout.coco_to_openpose18 (float32), everything stays in float64, which is what DWPose's detectors hand
-    to their drawing code (its neck is the float64 mean of the shoulders; neck confidence 1 when both > 0.3 else 0).
-    """
-    kp = np.asarray(person, dtype=np.float64)
-    src = np.where(OPENPOSE18_FROM_COCO < 0, 0, OPENPOSE18_FROM_COCO)
-    out = kp[src].copy()
-    left, right = kp[5], kp[6]
-    out[1, :2] = (left[:2] + right[:2]) / 2.0
-    out[1, 2] = float(left[2] > 0.3 and right[2] > 0.3)
-    return out
+    """OpenPose-18 body of one person in float64, [133, 3] -> [18, 3], as DWPose's drawing code receives it
+    (:func:`layout.coco_to_openpose18` with the binary neck rule, kept in float64)."""
+    return coco_to_openpose18(person[:17], "binary", np.float64)

@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .layout import BODY_CONFIDENCE_GATE, NUM_KEYPOINTS
+from .boxes import keypoint_box
+from .layout import CONFIDENCE_GATE, NUM_KEYPOINTS
 
 PERSON_MODES = ("largest", "central", "tracked", "all")
 TRACK_IOU = 0.3  # rtmlib PoseTracker tracking_thr
 LOST_AFTER = 10  # frames a slot waits for its person before anyone may take it (our choice)
 
 
-def keypoint_boxes(people: np.ndarray, threshold: float = BODY_CONFIDENCE_GATE) -> np.ndarray:
+def keypoint_boxes(people: np.ndarray, threshold: float = CONFIDENCE_GATE) -> np.ndarray:
     """Boxes float32 [P, 4] xyxy (pixels) around each person's points with confidence > threshold.
 
     people: float [P, K, 3]. A person with no such point uses all points with confidence > 0; a person with none
@@ -30,11 +31,9 @@ def keypoint_boxes(people: np.ndarray, threshold: float = BODY_CONFIDENCE_GATE) 
     """
     boxes = np.full((len(people), 4), np.nan, np.float32)
     for i, person in enumerate(np.asarray(people, np.float32)):
-        good = person[person[:, 2] > threshold, :2]
-        if len(good) == 0:
-            good = person[person[:, 2] > 0, :2]
-        if len(good):
-            boxes[i] = np.concatenate([good.min(axis=0), good.max(axis=0)])
+        box = keypoint_box(person, threshold)
+        if box is not None:
+            boxes[i] = box
     return boxes
 
 

@@ -13,6 +13,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .boxes import keypoint_box
+from .layout import CONFIDENCE_GATE
+
 BOX_PADDING = 1.25
 MEAN = np.array([123.675, 116.28, 103.53], dtype=np.float32)
 STD = np.array([58.395, 57.12, 57.375], dtype=np.float32)
@@ -118,7 +121,7 @@ def crop_to_image(points: np.ndarray, center: np.ndarray, scale: np.ndarray, inp
     return out
 
 
-def boxes_from_keypoints(keypoints: np.ndarray, threshold: float = 0.3, expand: float = 1.25,
+def boxes_from_keypoints(keypoints: np.ndarray, threshold: float = CONFIDENCE_GATE, expand: float = 1.25,
                          min_points: int = 2) -> np.ndarray:
     """Tracking boxes from the previous frame's keypoints (rtmlib PoseTracker idea, reference/pose.md 1.6).
 
@@ -128,10 +131,10 @@ def boxes_from_keypoints(keypoints: np.ndarray, threshold: float = 0.3, expand: 
     """
     boxes = []
     for person in np.asarray(keypoints, dtype=np.float32):
-        good = person[person[:, 2] > threshold, :2]
-        if len(good) < min_points:
+        box = keypoint_box(person, threshold, fallback=False, min_points=min_points)
+        if box is None:
             continue
-        lo, hi = good.min(axis=0), good.max(axis=0)
+        lo, hi = box[:2], box[2:]
         mid, half = (lo + hi) / 2.0, (hi - lo) / 2.0 * expand
         if (half <= 0).any():
             continue

@@ -19,6 +19,7 @@ import math
 
 import numpy as np
 
+from .layout import CONFIDENCE_GATE
 from .types import PoseSequence
 
 
@@ -41,7 +42,7 @@ def one_euro_smooth(
     min_cutoff: float = 1.0,
     beta: float = 0.05,
     d_cutoff: float = 1.0,
-    hold_below: float = 0.3,
+    hold_below: float = CONFIDENCE_GATE,
     full_above: float = 0.8,
 ) -> PoseSequence:
     """Smooth every keypoint track of a pose sequence over time (person slots are treated as identities).

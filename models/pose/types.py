@@ -12,6 +12,25 @@ from .layout import NUM_KEYPOINTS
 
 logger = logging.getLogger(__name__)
 
+# Largest side, in pixels, of any canvas Embody allocates (images it extracts poses from, pose canvases from
+# POSE_KEYPOINT, render and map sizes). 8192 is the largest size the pack's size widgets ever offered; a frame that
+# size is 192 MiB as uint8 RGB, so no graph can ask for gigabytes per frame by accident. The one place this bound
+# lives: node widgets and model code both read it.
+MAX_CANVAS_SIDE = 8192
+
+
+def check_canvas_size(width: int, height: int, input_name: str) -> tuple[int, int]:
+    """(width, height) as ints if both are 1..MAX_CANVAS_SIDE, else a ValueError naming ``input_name`` and the fix."""
+    w, h = int(width), int(height)
+    if w < 1 or h < 1:
+        raise ValueError(f"{input_name} must be at least 1x1 pixels, got {w}x{h}")
+    if w > MAX_CANVAS_SIDE or h > MAX_CANVAS_SIDE:
+        raise ValueError(
+            f"{input_name} is {w}x{h} pixels; Embody allows at most {MAX_CANVAS_SIDE} per side. Use a smaller size "
+            f"(the pose is normalised, so it draws the same at any size)."
+        )
+    return w, h
+
 
 @dataclass(frozen=True)
 class PoseSequence:

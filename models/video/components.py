@@ -17,10 +17,6 @@ from torch import nn
 if TYPE_CHECKING:
     from .posenet import PoseNet
 
-# Official fusion window / overlap per model version (mimicmotion.md 1.1, 1.5): 1.1 was trained on 72 frames,
-# 1.0 on 16 (the pipeline default 16/4).
-DEFAULT_FUSION: dict[str, tuple[int, int]] = {"1.1": (72, 6), "1.0": (16, 4)}
-
 # Module groups that are placed on a device together (the UNet never runs without its PoseNet).
 MODULE_GROUPS: dict[str, tuple[str, ...]] = {
     "unet": ("unet", "pose_net"),
@@ -101,8 +97,7 @@ class VideoModel:
 
     Attributes:
         components: the loaded modules.
-        version: "1.0" or "1.1".
-        context_size, context_overlap: official fusion window and overlap for the version (72/6 or 16/4).
+        version: "1.0" or "1.1" (its official fusion window is ``FusionSchedule().resolved(version)``).
         files: where the weights came from (for logs and error messages).
         patchers: ComfyUI ModelPatcher per group in ``MODULE_GROUPS`` (set by the loader node; empty in pure tests).
         load_fn: called by ``prepare`` with group names and the working memory (bytes) the caller will need on top of
@@ -113,8 +108,6 @@ class VideoModel:
 
     components: VideoComponents
     version: str
-    context_size: int
-    context_overlap: int
     files: dict[str, str] = field(default_factory=dict)
     patchers: dict[str, Any] = field(default_factory=dict)
     load_fn: Callable[[Sequence[str], int], torch.device] | None = None
@@ -122,8 +115,7 @@ class VideoModel:
 
     @classmethod
     def from_components(cls, components: VideoComponents, files: dict[str, str] | None = None) -> VideoModel:
-        window, overlap = DEFAULT_FUSION.get(components.version, DEFAULT_FUSION["1.1"])
-        return cls(components, components.version, window, overlap, dict(files or {}))
+        return cls(components, components.version, dict(files or {}))
 
     @property
     def dtype(self) -> torch.dtype:

@@ -19,18 +19,51 @@ from torch import nn
 logger = logging.getLogger(__name__)
 
 
-def _as_frames(latents: torch.Tensor) -> torch.Tensor:
+# Latent channels of other model families, to name what was connected instead of failing inside the VAE.
+_OTHER_LATENTS = {
+    16: "SD3 / Flux / Wan 2.1 / HunyuanVideo?",
+    32: "Flux 2 / HunyuanVideo 1.5?",
+    48: "Wan 2.2 5B?",
+    128: "LTX-Video?",
+}
+
+
+def _describe(channels: int, shape: tuple[int, ...]) -> str:
+    family = _OTHER_LATENTS.get(channels)
+    what = f"a {channels}-channel latent" + (f" ({family})" if family else "")
+    return f"{what} of shape {list(shape)}"
+
+
+def check_video_latent(latents: Any, input_name: str = "latent") -> torch.Tensor:
+    """MimicMotion latents as [F, 4, h, w] (a [1, F, 4, h, w] batch of one is unwrapped), else a ValueError.
+
+    The error names ``input_name``, what was connected (e.g. "a 16-channel latent (SD3 / Flux / Wan 2.1?)") and the
+    fix: Embody Decode takes the LATENT of Embody Sampler, [F, 4, h, w] with frame 0 = the reference frame.
+    """
+    fix = f"Connect the LATENT from Embody Sampler ([frames, 4, h, w]) to {input_name}."
+    if isinstance(latents, dict):
+        if "samples" not in latents:
+            raise ValueError(f"{input_name} is a dict without 'samples' ({sorted(latents)[:5]}). {fix}")
+        latents = latents["samples"]
+    if not isinstance(latents, torch.Tensor):
+        raise ValueError(f"{input_name} is {type(latents).__name__}, not a latent tensor. {fix}")
+    shape = tuple(latents.shape)
     if latents.ndim == 5:
-        if latents.shape[0] != 1:
-            raise ValueError(
-                f"latent holds {latents.shape[0]} videos {tuple(latents.shape)}; "
-                "decode one [F, 4, h, w] video at a time."
-            )
+        if shape[2] != 4:
+            # ComfyUI's video models use [B, C, T, h, w]: the channels are in dim 1.
+            raise ValueError(f"{input_name} is {_describe(shape[1], shape)} in [batch, channels, frames, h, w] "
+                             f"layout, not MimicMotion's 4-channel SVD latent. {fix}")
+        if shape[0] != 1:
+            raise ValueError(f"{input_name} holds {shape[0]} videos {list(shape)}; decode one [F, 4, h, w] video at "
+                             f"a time.")
         latents = latents[0]
-    if latents.ndim != 4:
-        raise ValueError(f"latent must be [frames, 4, h, w]; got shape {tuple(latents.shape)}.")
+    elif latents.ndim != 4:
+        raise ValueError(f"{input_name} must be [frames, 4, h, w]; got shape {list(shape)}. {fix}")
+    elif shape[1] != 4:
+        raise ValueError(f"{input_name} is {_describe(shape[1], shape)}, not MimicMotion's 4-channel SVD latent. "
+                         f"{fix}")
     if latents.shape[0] == 0:
-        raise ValueError("latent has no frames.")
+        raise ValueError(f"{input_name} has no frames. {fix}")
     return latents
 
 
@@ -64,7 +97,7 @@ def decode_latents(
     """
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}.")
-    latents = _as_frames(latents)
+    latents = check_video_latent(latents)
     param = next(vae.parameters())
     device, dtype = param.device, param.dtype
     if device.type == "cpu" and dtype == torch.float16:

@@ -8,6 +8,7 @@ Because x0 and the Euler update are affine in v with one sigma for the whole vid
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from dataclasses import dataclass
@@ -20,39 +21,46 @@ WEIGHTINGS = ("triangular", "pyramid", "overlap-linear", "flat", "gaussian")
 NOISE_MODES = ("repeated", "freenoise", "independent")
 TAIL_MODES = ("official", "shrink")
 
-# Official defaults: MimicMotion 1.1 was trained/tested with 72-frame windows (configs/test.yaml: 72 / 6);
-# 1.0 with 16-frame windows (pipeline defaults 16 / 4).
+# Official window / overlap per model version, the one place they are defined: MimicMotion 1.1 was trained and
+# tested with 72-frame windows (configs/test.yaml: 72 / 6); 1.0 with 16-frame windows (pipeline defaults 16 / 4).
 DEFAULT_WINDOWS = {"1.1": (72, 6), "1.0": (16, 4)}
 
 
 @dataclass(frozen=True)
 class FusionSchedule:
-    """How a long video is cut into windows and fused (the EMBODY_FUSION value).
+    """How a long video is cut into windows and fused: the EMBODY_FUSION value (Embody Fusion Schedule's output).
 
-    window: frames per window T (counting the anchored reference frame). overlap: O; consecutive windows start
-    T - O frames apart. weighting: one of WEIGHTINGS ("triangular" = official). noise: one of NOISE_MODES
-    ("repeated" = official). anchor_reference: put frame 0 (the reference pose) in every window (official).
-    tail: "official" = a last full window aligned to the end; "shrink" = a shorter last window holding only the
-    frames not yet covered plus the overlap, so its cost is proportional to the new frames.
+    window: frames per window T (counting the anchored reference frame); 0 = the model version's official window.
+    overlap: O, consecutive windows start T - O frames apart; -1 = the official overlap (clipped to fit a custom
+    window). weighting: one of WEIGHTINGS ("triangular" = official). noise: one of NOISE_MODES ("repeated" =
+    official). anchor_reference: put frame 0 (the reference pose) in every window (official). tail: "official" = a
+    last full window aligned to the end; "shrink" = a shorter last window holding only the frames not yet covered
+    plus the overlap, so its cost is proportional to the new frames.
+
+    The defaults are the official ones for whichever model samples; :meth:`resolved` turns 0 / -1 into numbers.
     """
 
-    window: int = 72
-    overlap: int = 6
+    window: int = 0
+    overlap: int = -1
     weighting: str = "triangular"
     noise: str = "repeated"
     anchor_reference: bool = True
     tail: str = "official"
 
     def __post_init__(self) -> None:
-        if self.window < 2:
-            raise ValueError(f"Fusion window must be at least 2 frames, got {self.window}.")
-        if not 0 <= self.overlap < self.window - 1:
-            raise ValueError(
-                f"Fusion overlap must be in 0..window-2 (window {self.window}), got {self.overlap}. "
-                "Lower the overlap or raise the window."
-            )
-        if self.anchor_reference and self.overlap < 1:
-            raise ValueError("With anchor_reference the overlap counts the shared reference frame, so it must be >= 1.")
+        if self.window != 0 and self.window < 2:
+            raise ValueError(f"Fusion window must be at least 2 frames (or 0 for the model's own), got {self.window}.")
+        if self.overlap < -1:
+            raise ValueError(f"Fusion overlap must be >= 0 (or -1 for the model's own), got {self.overlap}.")
+        if self.window > 0 and self.overlap >= 0:
+            if not self.overlap < self.window - 1:
+                raise ValueError(
+                    f"Fusion overlap must be in 0..window-2 (window {self.window}), got {self.overlap}. "
+                    "Lower the overlap or raise the window."
+                )
+            if self.anchor_reference and self.overlap < 1:
+                raise ValueError(
+                    "With anchor_reference the overlap counts the shared reference frame, so it must be >= 1.")
         for name, value, allowed in (
             ("weighting", self.weighting, WEIGHTINGS),
             ("noise", self.noise, NOISE_MODES),
@@ -62,11 +70,38 @@ class FusionSchedule:
                 raise ValueError(f"Unknown fusion {name} {value!r}; choose one of {allowed}.")
 
     @property
+    def is_resolved(self) -> bool:
+        return self.window > 0 and self.overlap >= 0
+
+    def resolved(self, version: str = "1.1") -> FusionSchedule:
+        """This schedule with the official window / overlap of a MimicMotion version filled in where left at 0 / -1.
+
+        Raises ValueError for an unknown version or an impossible combination."""
+        if version not in DEFAULT_WINDOWS:
+            raise ValueError(f"Unknown MimicMotion version {version!r}; expected one of {tuple(DEFAULT_WINDOWS)}.")
+        if self.is_resolved:
+            return self
+        window, overlap = DEFAULT_WINDOWS[version]
+        if self.window > 0:
+            window = self.window
+            if self.overlap < 0:  # keep the official overlap, but it must fit a custom window
+                overlap = min(overlap, max(window - 2, 1))
+        if self.overlap >= 0:
+            overlap = self.overlap
+        return dataclasses.replace(self, window=window, overlap=overlap)
+
+    def _require_resolved(self) -> None:
+        if not self.is_resolved:
+            raise ValueError("This fusion schedule leaves window/overlap to the model; call .resolved(version) first.")
+
+    @property
     def stride(self) -> int:
+        self._require_resolved()
         return self.window - self.overlap
 
     def fitted(self, num_frames: int) -> FusionSchedule:
         """This schedule with the window shrunk to the video when the video is shorter than one window (logged)."""
+        self._require_resolved()
         if num_frames >= self.window:
             return self
         if num_frames < 2:
@@ -80,14 +115,6 @@ class FusionSchedule:
         overlap = min(self.overlap, num_frames - 2)
         overlap = max(overlap, 1 if self.anchor_reference else 0)
         return FusionSchedule(num_frames, overlap, self.weighting, self.noise, self.anchor_reference, self.tail)
-
-
-def default_schedule(version: str = "1.1") -> FusionSchedule:
-    """Official window/overlap for a MimicMotion version ("1.1": 72/6, "1.0": 16/4)."""
-    if version not in DEFAULT_WINDOWS:
-        raise ValueError(f"Unknown MimicMotion version {version!r}; expected one of {tuple(DEFAULT_WINDOWS)}.")
-    window, overlap = DEFAULT_WINDOWS[version]
-    return FusionSchedule(window=window, overlap=overlap)
 
 
 def window_indices(num_frames: int, schedule: FusionSchedule) -> list[list[int]]:
@@ -174,12 +201,18 @@ def initial_noise(
         return base.repeat(reps, 1, 1, 1)[:num_frames]
     noise = torch.empty((num_frames, c, h, w), dtype=dtype, device=device)
     noise[: min(t, num_frames)] = base[: min(t, num_frames)]
-    s = sch.stride
-    for start in range(t, num_frames, s):
-        src = torch.arange(start - t, start - t + s)
-        perm = torch.randperm(s, generator=generator, device=generator.device if generator else "cpu").to(src.device)
-        block = noise[src[perm]]
-        stop = min(start + s, num_frames)
+    return freenoise_fill(noise, t, sch.stride, generator)
+
+
+def freenoise_fill(noise: torch.Tensor, window: int, stride: int, generator: torch.Generator | None) -> torch.Tensor:
+    """FreeNoise in place along dim 0: frames from ``window`` on, in blocks of ``stride``, become a shuffled copy
+    of the block one window earlier (the first ``window`` frames are kept). Returns ``noise``."""
+    num_frames = noise.shape[0]
+    for start in range(window, num_frames, stride):
+        src = torch.arange(start - window, start - window + stride)
+        perm = torch.randperm(stride, generator=generator, device=generator.device if generator else "cpu")
+        block = noise[src[perm.to(src.device)].to(noise.device)]
+        stop = min(start + stride, num_frames)
         noise[start:stop] = block[: stop - start]
     return noise
 
@@ -216,26 +249,3 @@ def frame_count_advice(num_frames: int, schedule: FusionSchedule) -> FrameCountA
     more = fewer + (s if rem else 0)
     wasteful = 0 < rem < s / 2 and sch.tail == "official"
     return FrameCountAdvice(num_frames, len(wins), rem, fewer, more, wasteful)
-
-
-@dataclass(frozen=True)
-class FusionOptions:
-    """EMBODY_FUSION: a schedule whose window/overlap may be left to the model version (0 / -1 = official default)."""
-
-    window: int = 0
-    overlap: int = -1
-    weighting: str = "triangular"
-    noise: str = "repeated"
-    anchor_reference: bool = True
-    tail: str = "official"
-
-    def schedule(self, version: str = "1.1") -> FusionSchedule:
-        """The concrete schedule for a MimicMotion version; raises ValueError for impossible combinations."""
-        window, overlap = DEFAULT_WINDOWS.get(version, DEFAULT_WINDOWS["1.1"])
-        if self.window > 0:
-            window = self.window
-            if self.overlap < 0:  # keep the official overlap, but it must fit a custom window
-                overlap = min(overlap, max(window - 2, 1))
-        if self.overlap >= 0:
-            overlap = self.overlap
-        return FusionSchedule(window, overlap, self.weighting, self.noise, self.anchor_reference, self.tail)

@@ -2,8 +2,9 @@
 
 Maths of the official pipeline (Tencent/MimicMotion pipeline_mimicmotion.py, diffusers EulerDiscreteScheduler with
 SVD's config), restructured so no work is repeated: PoseNet runs once per frame (not per window and step), the
-reference is encoded once, cond and uncond share one UNet call when memory allows, and one Euler step updates the
-whole video after all windows are fused. Latents are [F, 4, h, w] with frame 0 the reference pose's frame.
+reference is encoded once, cond and uncond share one UNet call when memory allows, and one solver step updates the
+whole video after all windows are fused. The solver is scheduler_edm.EDMEulerScheduler, built from the loaded SVD
+scheduler config. Latents are [F, 4, h, w] with frame 0 the reference pose's frame.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ import torch
 
 from .components import VideoComponents
 from .conditioning import ReferenceConditioning, encode_reference
+from .frame_cfg import frame_cfg_scale
 from .fusion import FusionSchedule, frame_count_advice, initial_noise, window_indices, window_weights
-from .sigmas import get_sigmas, sigma_to_timestep
+from .scheduler_edm import EDMEulerScheduler
 from .unet_hook import pose_residual
 
 if TYPE_CHECKING:
@@ -167,22 +169,23 @@ def denoise(
     n, _, height, width = poses.shape
     if n < 2:
         raise ValueError(f"Need the reference pose plus at least one driving pose (2+ frames); got {n}.")
-    fusion = fusion.fitted(n)
+    fusion = fusion.resolved(components.version).fitted(n)
     advice = frame_count_advice(n, fusion)
     if advice.wasteful:
         logger.warning(advice.message())
     windows = window_indices(n, fusion)
     weights = [w.to(device).view(-1, 1, 1, 1) for w in window_weights(windows, fusion)]
-    sigmas = get_sigmas(settings.schedule, settings.steps)
+    scheduler = EDMEulerScheduler.from_config(components.scheduler_config, settings.schedule)
+    sigmas = scheduler.set_timesteps(settings.steps)
     h, w = height // 8, width // 8
     if tuple(cond.image_latent.shape[-2:]) != (h, w):
         raise ValueError(f"Reference latent {tuple(cond.image_latent.shape[-2:])} does not match the pose frames' "
                          f"latent size {(h, w)}; encode the reference at the pose frames' size.")
 
     noise = initial_noise((4, h, w), n, fusion, generator)
-    latents = (noise * (sigmas.max() ** 2 + 1) ** 0.5).to(device)  # float32 master copy, as diffusers upcasts
+    latents = (noise * scheduler.init_noise_sigma).to(device)  # float32 master copy, as diffusers upcasts
     del noise
-    guidance = torch.linspace(settings.cfg_min, settings.cfg_max, n).to(device).view(-1, 1, 1, 1)
+    guidance = frame_cfg_scale(n, settings.cfg_min, settings.cfg_max, ndim=4, dim=0, device=device)
     do_cfg = settings.do_cfg
     if not do_cfg:
         logger.info("cfg_max <= 1: one conditional pass per window (no classifier-free guidance).")
@@ -197,9 +200,7 @@ def denoise(
         acc_u = torch.zeros_like(latents) if do_cfg else None
         cnt = torch.zeros(n, 1, 1, 1, device=device)
         for step in range(settings.steps):
-            sigma, sigma_next = sigmas[step], sigmas[step + 1]
-            t = sigma_to_timestep(sigma).to(device)
-            in_scale = (sigma**2 + 1) ** 0.5
+            t = scheduler.timestep(step).to(device)
             use_pose = settings.pose_active(step)
             acc_c.zero_()
             cnt.zero_()
@@ -208,7 +209,7 @@ def denoise(
             for idx, wt in zip(windows, weights, strict=True):
                 if interrupt is not None:
                     interrupt()
-                x_in = latents[idx] / in_scale.to(device)
+                x_in = scheduler.scale_model_input(latents[idx], step)
                 pose = pose_feats[idx] if use_pose else None
                 v_unc, v_cond = caller(x_in, t, pose, settings.pose_strength, do_cfg)
                 acc_c[idx] += wt * v_cond.float()
@@ -223,14 +224,10 @@ def denoise(
             if acc_u is not None:
                 v_u = acc_u.div_(cnt)
                 v = v_u.add_(guidance * (v - v_u))  # per-frame CFG after fusion, as official
-            # EDM Euler for v-prediction: x0 = c_skip x + c_out v; x' = x + (x - x0)/sigma * (sigma' - sigma).
-            # In place on the accumulator so the step allocates one latent-sized temporary, not five.
-            s = sigma.to(device)
-            x0 = v.mul_(-s / (s**2 + 1) ** 0.5).add_(latents / (s**2 + 1))
-            latents.add_((latents - x0).div_(s).mul_(sigma_next.to(device) - s))
-            _check_finite(latents, step, float(sigma))
+            x0 = scheduler.step(v, step, latents)  # in place: v's buffer (the accumulator) now holds x0
+            _check_finite(latents, step, float(sigmas[step]))
             if preview is not None:
-                preview(step, x0)
+                preview(step, x0.clone())  # the accumulator is zeroed by the next step
         return latents.cpu()
     finally:
         # Drop the large buffers even when an interruption propagates (the traceback keeps this frame alive).
@@ -253,14 +250,9 @@ def sample_video(
     -> latents float32 [F, 4, H/8, W/8]. One device for everything (scripts and tests; the node places modules)."""
     settings = settings or SamplerSettings()
     settings.validate()
-    fusion = fusion or FusionSchedule(*_default_window(components))
+    fusion = (fusion or FusionSchedule()).resolved(components.version)
     generator = torch.Generator().manual_seed(int(settings.seed))
     cond = encode_reference(components, reference, generator, device, settings.noise_aug,
                             settings.image_embed_strength, settings.fps_condition, settings.motion_bucket)
     return denoise(components, cond, poses, fusion, settings, generator, device, progress, interrupt, preview)
 
-
-def _default_window(components: VideoComponents) -> tuple[int, int]:
-    from .fusion import DEFAULT_WINDOWS
-
-    return DEFAULT_WINDOWS.get(components.version, DEFAULT_WINDOWS["1.1"])

@@ -6,8 +6,6 @@ one stepping to a clean sample. Units are EDM sigmas (noise std relative to a un
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 
@@ -68,10 +66,12 @@ def ays_sigmas(steps: int) -> torch.Tensor:
     return torch.from_numpy(sig.astype(np.float32))
 
 
-def get_sigmas(schedule: str, steps: int) -> torch.Tensor:
-    """Sigmas for a schedule name in :data:`SCHEDULES`; float32 [steps + 1]."""
+def get_sigmas(schedule: str, steps: int, sigma_min: float = SVD_SIGMA_MIN, sigma_max: float = SVD_SIGMA_MAX,
+               ) -> torch.Tensor:
+    """Sigmas for a schedule name in :data:`SCHEDULES`; float32 [steps + 1]. The Karras range is sigma_min..sigma_max
+    (the scheduler config's); "ays" is a published table for SVD's own range."""
     if schedule == "karras":
-        return karras_sigmas(steps)
+        return karras_sigmas(steps, sigma_min, sigma_max)
     if schedule == "ays":
         return ays_sigmas(steps)
     raise ValueError(f"Unknown sigma schedule {schedule!r}; choose one of {SCHEDULES}.")
@@ -81,8 +81,3 @@ def sigma_to_timestep(sigma: torch.Tensor | float) -> torch.Tensor:
     """SVD's continuous timestep conditioning: t = 0.25 * ln(sigma) (EDM c_noise), float32."""
     s = torch.as_tensor(sigma, dtype=torch.float32)
     return 0.25 * torch.log(s)
-
-
-def init_noise_scale(sigma_max: float) -> float:
-    """Std of the initial latent, sqrt(sigma_max^2 + 1), as diffusers' "leading"-spaced Euler scheduler uses."""
-    return math.sqrt(float(sigma_max) ** 2 + 1.0)

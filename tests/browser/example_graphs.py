@@ -135,8 +135,89 @@ def train_region_codebook() -> dict:
     }
 
 
+# Wan2.2-Animate in ComfyUI core (weights: README "Weights"); Embody supplies the pose, face and mask inputs and the
+# context windows that let KSampler render clips longer than one Wan window.
+WAN_SIZE = {"width": 832, "height": 480}
+
+
+def _wan_half(g: dict, reference: list, inputs_node: str, length: object, fps: object, audio: list,
+              prefix: str) -> dict:
+    """Core Wan2.2-Animate sampling from EmbodyWanAnimateInputs' outputs (node ids 30+)."""
+    g.update({
+        "30": node("UNETLoader", "Wan2.2-Animate 14B", unet_name="wan2.2_animate_14B_bf16.safetensors",
+                   weight_dtype="default"),
+        "31": node("CLIPLoader", "umT5 text encoder", clip_name="umt5_xxl_fp8_e4m3fn_scaled.safetensors", type="wan",
+                   device="default"),
+        "32": node("VAELoader", "Wan VAE", vae_name="wan_2.1_vae.safetensors"),
+        "33": node("CLIPVisionLoader", "CLIP vision H", clip_name="clip_vision_h.safetensors"),
+        "34": node("CLIPVisionEncode", "Reference for CLIP vision", clip_vision=["33", 0], image=reference,
+                   crop="none"),
+        "35": node("CLIPTextEncode", "Prompt", clip=["31", 0],
+                   text="a person moving naturally, steady camera, natural light"),
+        "36": node("CLIPTextEncode", "Negative prompt", clip=["31", 0],
+                   text="blurry, distorted hands, extra limbs, flicker, low quality"),
+        "37": node("WanAnimateToVideo", "Wan Animate to video", positive=["35", 0], negative=["36", 0],
+                   vae=["32", 0], **WAN_SIZE, length=length, batch_size=1, clip_vision_output=["34", 0],
+                   reference_image=reference, face_video=[inputs_node, 1], pose_video=[inputs_node, 0],
+                   continue_motion_max_frames=5, video_frame_offset=0),
+        "38": node("ModelSamplingSD3", "Shift 8 (Wan)", model=["30", 0], shift=8.0),
+        "39": node("EmbodyFusionSchedule", "Fusion for long clips (77-frame windows)", window=77, overlap=17,
+                   weighting="triangular", noise="repeated", anchor_reference=True, tail="official"),
+        "40": node("EmbodyContextWindows", "Embody context windows (reference in every window)",
+                   model=["38", 0], fusion=["39", 0], dim=-1),
+        "41": node("KSampler", "KSampler", model=["40", 0], seed=42, steps=20, cfg=5.0, sampler_name="euler",
+                   scheduler="simple", positive=["37", 0], negative=["37", 1], latent_image=["37", 2], denoise=1.0),
+        "42": node("TrimVideoLatent", "Drop the reference latent", samples=["41", 0], trim_amount=["37", 3]),
+        "43": node("VAEDecode", "Decode", samples=["42", 0], vae=["32", 0]),
+        "44": node("CreateVideo", "Video with the audio", images=["43", 0], fps=fps, audio=audio),
+        "45": node("SaveVideo", "Save Video", video=["44", 0], filename_prefix=prefix, format="mp4",
+                   **{"format.codec": "auto"}),
+    })
+    return g
+
+
+def talking_body_wan_animate() -> dict:
+    g = {
+        "1": node("LoadImage", "Reference image", image="reference.png"),
+        "2": node("EmbodyPoseExtract", "Reference pose", image=["1", 0], **DWPOSE),
+        "3": node("LoadAudio", "Speech", audio="speech.wav"),
+        "4": node("EmbodyAudioFeatures", "Audio features at 16 fps (Wan's rate)", audio=["3", 0], fps=16.0),
+        "5": node("EmbodyRhythmMotion", "Rhythm Motion (procedural, no weights)", reference=["2", 0],
+                  features=["4", 0], seed=0, intensity=1.0, gesture_amount=1.0, nod_amount=1.0, box_enlarge=1.25,
+                  person=0),
+        "6": node("EmbodyWanAnimateInputs", "Embody Wan-Animate inputs", pose=["5", 0], **WAN_SIZE, frames=None,
+                  person=0, face_scale=1.3, face_smooth=5, mask_margin=0.08, draw_hands=True, draw_head=True),
+        "7": node("PreviewImage", "Pose video", images=["6", 0]),
+    }
+    del g["6"]["inputs"]["frames"]
+    return _wan_half(g, ["1", 0], "6", ["4", 1], 16.0, ["3", 0], "embody/talking_body_wan_animate")
+
+
+def pose_transfer_wan_animate() -> dict:
+    g = {
+        "1": node("LoadImage", "Reference image", image="reference.png"),
+        "2": node("LoadVideo", "Driving video", file="dance.mp4"),
+        "3": node("GetVideoComponents", "Driving frames + fps", video=["2", 0]),
+        "4": node("EmbodyPoseExtract", "Reference pose", image=["1", 0], **DWPOSE),
+        "5": node("EmbodyPoseExtract", "Driving poses (detect every 4th frame)", image=["3", 0],
+                  **{**DWPOSE, "detect_every": 4, "person": "tracked", "fps": ["3", 2]}),
+        "6": node("EmbodyPoseSmooth", "Smooth (One Euro, confidence-aware)", pose=["5", 0], min_cutoff=1.0,
+                  beta=0.05, d_cutoff=1.0, hold_below=0.3, full_above=0.8),
+        "7": node("EmbodyPoseAlign", "Retarget to the reference body (bone lengths)", driving=["6", 0],
+                  reference=["4", 0], mode="retarget", fallback="largest", reference_person=0),
+        "8": node("EmbodyWanAnimateInputs", "Embody Wan-Animate inputs", pose=["7", 0], **WAN_SIZE,
+                  frames=["3", 0], person=0, face_scale=1.3, face_smooth=5, mask_margin=0.08, draw_hands=True,
+                  draw_head=True),
+        "9": node("PreviewImage", "Pose video", images=["8", 0]),
+        "10": node("PreviewImage", "Face crops", images=["8", 1]),
+        "11": node("GetImageSize", "Driving length", image=["3", 0]),
+    }
+    return _wan_half(g, ["1", 0], "8", ["11", 2], ["3", 2], ["3", 1], "embody/pose_transfer_wan_animate")
+
+
 EXAMPLES = {"pose_transfer": pose_transfer, "talking_body": talking_body, "pose_and_hand_clarity": pose_and_hands,
-            "train_region_codebook": train_region_codebook}
+            "talking_body_wan_animate": talking_body_wan_animate,
+            "pose_transfer_wan_animate": pose_transfer_wan_animate, "train_region_codebook": train_region_codebook}
 
 if __name__ == "__main__":
     out = Path(sys.argv[1])

@@ -37,6 +37,8 @@ def _write_inputs(server: ComfyServer) -> None:
     shutil.copy(PACK_DIR / "tests" / "data" / "speech.wav", server.input / "speech.wav")
     frames = np.repeat(data.astronaut()[None, ::4, ::4], 6, axis=0)  # 6 frames of 128x128
     write_video(server.input / "driving.mp4", frames, 12.0)
+    # A strip wider than the canvas bound (8192) but only 16 pixels high: cheap to load, too wide to draw.
+    Image.fromarray(np.zeros((16, 8200, 3), np.uint8)).save(server.input / "too_wide.png")
 
 
 def _write_models(server: ComfyServer) -> None:
@@ -235,6 +237,123 @@ def test_interrupting_a_training_run_keeps_a_checkpoint_and_the_server_recovers(
     assert saved, "an interrupted training run must leave its last checkpoint behind"
     after = server.run_prompt(json.loads((PACK_DIR / "tests" / "workflows" / "pose_api.json").read_text()))
     assert after["status"]["status_str"] == "success"
+
+
+def _errors(hist: dict) -> str:
+    status = hist.get("status", {})
+    assert status.get("status_str") == "error", status
+    return " ".join(f"{m[1].get('node_type')}: {m[1].get('exception_message', '')}" for m in status.get("messages", [])
+                    if m[0] == "execution_error")
+
+
+def _train_prompt(server: ComfyServer, output_name: str) -> dict:
+    return {
+        "1": {"class_type": "LoadImage", "inputs": {"image": "example.png"}},
+        "6": {"class_type": "RepeatImageBatch", "inputs": {"image": ["1", 0], "amount": 90}},
+        "2": {"class_type": "EmbodyPoseExtract", "inputs": _extract_inputs(server, ["6", 0])},
+        "3": {"class_type": "LoadAudio", "inputs": {"audio": "speech.wav"}},
+        "4": {"class_type": "EmbodyTrainMotionModel", "inputs": {
+            **_defaults(server, "EmbodyTrainMotionModel"), "output_name": output_name, "pose": ["2", 0],
+            "audio": ["3", 0], "steps": 2, "batch_size": 1, "window": 8, "overlap": 2, "d_model": 32, "layers": 1,
+            "resume": True}},
+        "5": {"class_type": "PreviewImage", "inputs": {"images": ["4", 1]}},
+    }
+
+
+def test_output_name_cannot_escape_the_models_folder(server: ComfyServer, tmp_path: Path) -> None:
+    """Issue 7 s1: '../../x' and absolute paths in output_name error out and write nothing outside the folder."""
+    outside = tmp_path / "abs_escape"
+    for name, words in (("../../escape", "points outside its folder"), (str(outside), "is an absolute path"),
+                        ("people/../../../escape2", "points outside its folder")):
+        text = _errors(server.run_prompt(_train_prompt(server, name)))
+        assert "output_name" in text and words in text, text
+    leaked = [p for p in server.root.rglob("*escape*")] + list(tmp_path.glob("abs_escape*"))
+    assert not leaked, leaked
+    # A sub-folder inside models/embody/motion is fine.
+    hist = server.run_prompt(_train_prompt(server, "people/anna"))
+    assert hist["status"]["status_str"] == "success", _errors(hist)
+    assert (server.models / "embody" / "motion" / "people" / "anna.safetensors").is_file()
+
+
+def test_canvas_too_large_is_refused(server: ComfyServer) -> None:
+    """Sizes over 8192 pixels are refused by name before anything is drawn (POSE_KEYPOINT canvases: unit tests)."""
+    prompt = {
+        "1": {"class_type": "LoadImage", "inputs": {"image": "too_wide.png"}},
+        "2": {"class_type": "EmbodyPoseExtract", "inputs": _extract_inputs(server, ["1", 0])},
+        "3": {"class_type": "PreviewImage", "inputs": {"images": ["2", 1]}},
+    }
+    text = _errors(server.run_prompt(prompt))
+    assert "EmbodyPoseExtract" in text and "image is 8200x16 pixels" in text and "8192" in text, text
+    # A render size over the bound is refused by ComfyUI's validation already (the widget's max is the same bound).
+    prompt = {
+        "1": {"class_type": "LoadImage", "inputs": {"image": "example.png"}},
+        "2": {"class_type": "EmbodyPoseExtract", "inputs": _extract_inputs(server, ["1", 0])},
+        "3": {"class_type": "EmbodyPoseRender", "inputs": {**_defaults(server, "EmbodyPoseRender"), "pose": ["2", 0],
+                                                           "width": 9000, "height": 64}},
+        "4": {"class_type": "PreviewImage", "inputs": {"images": ["3", 0]}},
+    }
+    with pytest.raises(AssertionError, match="400"):
+        server.run_prompt(prompt)
+
+
+def test_decode_names_a_wrong_latent(server: ComfyServer) -> None:
+    prompt = {
+        "1": {"class_type": "EmbodyVideoModelLoader", "inputs": {
+            "mimicmotion": "tiny_mimicmotion.pth", "svd_base": "[diffusers] tiny-svd", "precision": "fp32",
+            "version": "1.1", "pose_net": "(inside the MimicMotion file)"}},
+        "2": {"class_type": "EmptySD3LatentImage", "inputs": {"width": 64, "height": 64, "batch_size": 3}},
+        "3": {"class_type": "EmbodyDecode", "inputs": {"video_model": ["1", 0], "latent": ["2", 0], "chunk_size": 4,
+                                                       "decode_on_cpu": False, "keep_reference_frame": False}},
+        "4": {"class_type": "PreviewImage", "inputs": {"images": ["3", 0]}},
+    }
+    text = _errors(server.run_prompt(prompt))
+    assert "16-channel latent" in text and "Embody Sampler" in text, text
+
+
+def _embody_half(graph: dict) -> dict:
+    """The part of a Wan-Animate example that needs no Wan weights: EmbodyWanAnimateInputs, everything it depends
+    on, and the previews of its outputs (plus its mask as an image)."""
+    start = [k for k, v in graph.items() if v["class_type"] == "EmbodyWanAnimateInputs"]
+    keep: set[str] = set()
+    todo = list(start)
+    while todo:
+        nid = todo.pop()
+        if nid in keep:
+            continue
+        keep.add(nid)
+        todo.extend(v[0] for v in graph[nid]["inputs"].values() if isinstance(v, list) and len(v) == 2)
+    for nid, v in graph.items():
+        links = [x for x in v["inputs"].values() if isinstance(x, list) and len(x) == 2]
+        if v["class_type"] == "PreviewImage" and links and all(x[0] in keep for x in links):
+            keep.add(nid)
+    half = {k: graph[k] for k in keep}
+    half["900"] = {"class_type": "MaskToImage", "inputs": {"mask": [start[0], 2]}}
+    half["901"] = {"class_type": "PreviewImage", "inputs": {"images": ["900", 0]}}
+    return half
+
+
+@pytest.mark.parametrize("name", ["talking_body_wan_animate", "pose_transfer_wan_animate"])
+def test_wan_animate_example_embody_half_runs(server: ComfyServer, name: str) -> None:
+    graph = _embody_half(_example_graph(name))
+    assert not any(v["class_type"] in ("UNETLoader", "KSampler") for v in graph.values())
+    hist = server.run_prompt(graph)
+    status = hist.get("status", {})
+    errors = [m for m in status.get("messages", []) if m[0] == "execution_error"]
+    assert status.get("status_str") == "success", json.dumps(errors, indent=1)[:4000]
+    from PIL import Image
+
+    node = next(k for k, v in graph.items() if v["class_type"] == "EmbodyWanAnimateInputs")
+    temp = Path(os.environ["COMFYUI_DIR"]) / "temp"  # PreviewImage writes to ComfyUI's temp folder
+    sizes = {}
+    for key, v in graph.items():
+        if v["class_type"] == "PreviewImage" and key in hist["outputs"]:
+            img = hist["outputs"][key]["images"][0]
+            with Image.open(temp / img.get("subfolder", "") / img["filename"]) as im:
+                sizes[tuple(v["inputs"]["images"])] = im.size
+    assert sizes[(node, 0)] == (832, 480)  # pose video at the Wan size
+    assert sizes[("900", 0)] == (832, 480)  # person mask
+    if (node, 1) in sizes:
+        assert sizes[(node, 1)] == (512, 512)  # face crops
 
 
 def test_interrupting_region_codebook_training_keeps_a_checkpoint(server: ComfyServer) -> None:

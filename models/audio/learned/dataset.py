@@ -20,8 +20,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from ...pose.boxes import person_scale
+from ...pose.layout import CONFIDENCE_GATE
 from ...pose.types import PoseSequence
-from .residuals import SCALE_CONFIDENCE, person_scale, to_residuals
+from .residuals import to_residuals
 
 if TYPE_CHECKING:
     from ..features import AudioFeatures
@@ -37,7 +39,7 @@ class FrameFilter:
     """Which frames train. min_body_confidence: mean confidence of the 17 body points; min_hand_clarity: a frame
     where a visible hand's clarity (std of the Laplacian, models.hands.clarity) is below this is dropped (0 = off)."""
 
-    min_body_confidence: float = 0.3
+    min_body_confidence: float = CONFIDENCE_GATE
     min_hand_clarity: float = 0.0
 
 
@@ -314,6 +316,6 @@ def build_video_dataset(
 
 
 __all__ = [
-    "FrameFilter", "MotionExample", "MotionDataset", "SCALE_CONFIDENCE", "build_video_dataset", "decode_video",
+    "FrameFilter", "MotionExample", "MotionDataset", "build_video_dataset", "decode_video",
     "example_from_arrays", "extract_video", "usable_frames",
 ]

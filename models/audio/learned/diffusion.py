@@ -190,7 +190,13 @@ def sample_long(
     overlap = cfg.overlap if overlap is None else overlap
     if window == 0:
         window, overlap = max(frames, 1), 0
-    overlap = min(overlap, window - 1)
+    if window < 1 or not 0 <= overlap < window:
+        # Refused, not clipped: overlap >= window would silently become one new frame per window (very slow).
+        raise ValueError(
+            f"overlap ({overlap}) must be in 0..window-1 (window {window}): each window has to add at least one new "
+            f"frame. Lower overlap or raise window (the model was trained with window {cfg.window}, overlap "
+            f"{cfg.overlap}; -1 / 0 use those)."
+        )
     generator = torch.Generator(device="cpu").manual_seed(int(seed))
     out = audio.new_zeros(frames, cfg.motion_dim)
     plan = window_plan(frames, window, overlap)

@@ -15,6 +15,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from ...io.weight_file import check_weight_file
 from .motion_model import MotionModelConfig, MotionTransformer
 
 logger = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ def read_motion_config(path: str) -> tuple[MotionModelConfig, dict]:
     """Config and training info of a motion model file, without loading weights."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f"motion model file not found: {path}")
+    check_weight_file(path, "an Embody motion model (.safetensors)")
     try:
         with safe_open(path, framework="pt") as f:
             meta = f.metadata() or {}

@@ -10,23 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...pose.layout import NUM_KEYPOINTS
+from ...pose.boxes import person_scale
+from ...pose.layout import CONFIDENCE_GATE, NUM_KEYPOINTS
 from ...pose.types import PoseSequence
-
-SCALE_CONFIDENCE = 0.3
-# Body (COCO-17) and face points define the person's size; hands are often outside the box of interest.
-SCALE_POINTS = np.r_[0:17, 23:91]
-
-
-def person_scale(keypoints: np.ndarray, canvas: tuple[int, int]) -> float:
-    """Person size in pixels of one pose [133, 3] (normalised x, y): the larger side of the box around the points
-    with confidence > 0.3 (body + face, or any points if those are missing). 0.0 when fewer than 2 such points."""
-    scale = np.array(canvas, dtype=np.float64)
-    for subset in (keypoints[SCALE_POINTS], keypoints):
-        pts = subset[subset[:, 2] > SCALE_CONFIDENCE, :2] * scale
-        if len(pts) >= 2:
-            return float((pts.max(axis=0) - pts.min(axis=0)).max())
-    return 0.0
 
 
 def reference_pose(pose: PoseSequence, person: int = 0, frame: int = 0) -> np.ndarray:
@@ -42,7 +28,7 @@ def reference_pose(pose: PoseSequence, person: int = 0, frame: int = 0) -> np.nd
     if person_scale(ref, pose.canvas) < 1.0:
         raise ValueError(
             f"no person found in the reference pose (frame {frame}, person {person}): fewer than two keypoints have "
-            f"confidence above {SCALE_CONFIDENCE}. Use a reference image where the person is visible, "
+            f"confidence above {CONFIDENCE_GATE}. Use a reference image where the person is visible, "
             "or another person index."
         )
     return ref
@@ -58,7 +44,7 @@ def to_residuals(
         raise ValueError("the reference pose has no person (fewer than two confident keypoints)")
     wh = np.array(canvas, dtype=np.float32)
     res = (keypoints[..., :2] - reference[None, :, :2]) * wh / scale
-    ok = (keypoints[..., 2] > SCALE_CONFIDENCE) & (reference[None, :, 2] > SCALE_CONFIDENCE)
+    ok = (keypoints[..., 2] > CONFIDENCE_GATE) & (reference[None, :, 2] > CONFIDENCE_GATE)
     weight = np.repeat(ok.astype(np.float32), 2, axis=-1)
     res = np.where(ok[..., None], res, 0.0).reshape(len(keypoints), NUM_KEYPOINTS * 2)
     return res.astype(np.float32), weight

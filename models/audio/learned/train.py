@@ -7,6 +7,7 @@ with DDP. Beside the output file it writes ``<stem>.state.safetensors``
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -15,9 +16,11 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
 
-from ...io.train_state import load_state, read_loss_log, save_state, side_paths, write_loss_log
-from ...io.train_state import plot_losses as _plot
+from ...io.safe_paths import resolve_inside
+from ...io.weight_file import check_weight_file
 from .dataset import MotionDataset
 from .diffusion import diffusion_loss
 from .model_file import save_motion_model
@@ -51,21 +54,82 @@ class TrainResult:
     report_png: str | None
 
 
+def side_paths(out_path: str) -> dict[str, str]:
+    stem = out_path[: -len(".safetensors")] if out_path.endswith(".safetensors") else out_path
+    return {"state": f"{stem}.state.safetensors", "log": f"{stem}.loss.json", "png": f"{stem}.loss.png"}
+
+
+def checked_paths(out_path: str, root: str | None, input_name: str = "output_name") -> tuple[str, dict[str, str]]:
+    """The model path and its side files; with ``root``, each (and its .tmp) must resolve inside ``root``.
+
+    out_path is then taken relative to root (an absolute out_path must already lie in it). A side file that is a
+    symbolic link out of the folder is refused too, so a resumed run cannot be made to read or write elsewhere.
+    """
+    if root is None:
+        return out_path, side_paths(out_path)
+    rel = os.path.relpath(out_path, root) if os.path.isabs(out_path) else out_path
+    model = str(resolve_inside(root, rel, input_name=input_name))
+    sides = side_paths(model)
+    for path in (model, *sides.values()):
+        for candidate in (path, f"{path}.tmp"):
+            resolve_inside(root, os.path.relpath(candidate, os.path.realpath(root)), input_name=input_name)
+    return model, sides
+
+
 def _save_state(path: str, model: MotionTransformer, optimizer: torch.optim.Optimizer, step: int) -> None:
-    save_state(path, model.state_dict(), optimizer, step, model.config.to_json())
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    opt = optimizer.state_dict()
+    for idx, state in opt["state"].items():
+        for name, value in state.items():
+            tensors[f"opt.{idx}.{name}"] = torch.as_tensor(value).detach().cpu().contiguous()
+    meta = {"config": model.config.to_json(), "step": str(step), "param_groups": json.dumps(opt["param_groups"])}
+    save_file(tensors, f"{path}.tmp", metadata=meta)
+    os.replace(f"{path}.tmp", path)
 
 
 def _load_state(path: str, model: MotionTransformer, optimizer: torch.optim.Optimizer) -> int:
-    weights, config, step = load_state(path, optimizer)
-    if MotionModelConfig.from_json(config) != model.config:
+    check_weight_file(path, "an Embody training state; delete it to start over")
+    try:
+        with safe_open(path, framework="pt") as f:
+            meta = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as exc:
+        raise ValueError(f"training state {path} is unreadable ({exc}); delete it to start over") from exc
+    if MotionModelConfig.from_json(meta["config"]) != model.config:
         raise ValueError(f"training state {path} is for a different model config; delete it or use another --out")
-    model.load_state_dict(weights)
-    return step
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    state: dict[int, dict] = {}
+    for key, value in tensors.items():
+        if key.startswith("opt."):
+            _, idx, name = key.split(".", 2)
+            state.setdefault(int(idx), {})[name] = value
+    optimizer.load_state_dict({"state": state, "param_groups": json.loads(meta["param_groups"])})
+    return int(meta["step"])
 
 
 def plot_losses(losses: list[dict], path: str) -> str | None:
     """Loss curve PNG (total and per part, log scale); None if matplotlib is missing."""
-    return _plot(losses, path, ("loss", "x0_face", "x0_body", "x0_hands"), "Embody motion model training")
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        logger.warning("matplotlib is not installed; no loss curve written")
+        return None
+    steps = [e["step"] for e in losses]
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    for key in ("loss", "x0_face", "x0_body", "x0_hands"):
+        ax.plot(steps, [e[key] for e in losses], label=key, linewidth=2 if key == "loss" else 1)
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.set_title("Embody motion model training")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
 
 
 def train_motion_model(
@@ -76,8 +140,12 @@ def train_motion_model(
     resume: bool = True,
     progress: Callable[[int, int, dict], None] | None = None,
     check_interrupt: Callable[[], None] | None = None,
+    root: str | None = None,
 ) -> TrainResult:
     """Train (or resume) and save the model to ``out_path``.
+
+    root: when set (the node passes models/embody/motion), out_path and every side file must resolve inside it
+    (see models.io.safe_paths); a ValueError naming output_name is raised before any work otherwise.
 
     model_config: its feature_dim / feature_names / fps are taken from the dataset. progress(step, total, log) is
     called every log_every steps; check_interrupt() is called every step and may raise to stop (a checkpoint is
@@ -85,12 +153,14 @@ def train_motion_model(
     Autograd is switched on here whatever the caller's mode: ComfyUI runs every node under torch.inference_mode().
     """
     with torch.inference_mode(False), torch.enable_grad():
-        return _train(dataset, out_path, model_config, train_config, resume, progress, check_interrupt)
+        out_path, paths = checked_paths(out_path, root)
+        return _train(dataset, out_path, paths, model_config, train_config, resume, progress, check_interrupt)
 
 
 def _train(
     dataset: MotionDataset,
     out_path: str,
+    paths: dict[str, str],
     model_config: MotionModelConfig | None,
     train_config: TrainConfig | None,
     resume: bool,
@@ -105,8 +175,8 @@ def _train(
         **{**asdict(base), "feature_dim": dataset.feature_dim, "feature_names": list(dataset.feature_names),
            "fps": dataset.fps}
     )
-    paths = side_paths(out_path)
     accelerator = Accelerator(cpu=tc.cpu)
+    os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)  # "people/anna" -> its sub-folder
     torch.manual_seed(tc.seed)
     model = MotionTransformer(config)
     model.motion_std.copy_(torch.from_numpy(dataset.motion_std()))
@@ -114,7 +184,9 @@ def _train(
     step, losses = 0, []
     if resume and os.path.isfile(paths["state"]):
         step = _load_state(paths["state"], model, optimizer)
-        losses = read_loss_log(paths["log"], step)
+        if os.path.isfile(paths["log"]):
+            with open(paths["log"]) as f:
+                losses = [e for e in json.load(f)["losses"] if e["step"] <= step]
         logger.info("resuming %s from step %d", paths["state"], step)
     start = step
     scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -131,7 +203,8 @@ def _train(
         if accelerator.is_main_process:
             inner = accelerator.unwrap_model(model)
             _save_state(paths["state"], inner, optimizer, step)
-            write_loss_log(paths["log"], losses, asdict(tc))
+            with open(paths["log"], "w") as f:
+                json.dump({"losses": losses, "train": asdict(tc)}, f)
 
     started = time.perf_counter()
     model.train()

@@ -9,8 +9,9 @@ The honest default when no audio-to-motion model is trained (research notes, "Fa
 - breathing (shoulders and upper body rise and spread) and slow idle sway, both seeded;
 - silence of at least `min_silence_s` gates all speech-driven motion back to the rest pose within a few frames
   (offline, so the ramp back up anticipates speech onset the way gestures precede speech);
-- the root (whole upper body) moves only inside CyberHost's body movement map: the chest keypoint box enlarged by
-  `box_enlarge` (arXiv 2409.01876; notes give 100-150%); the box margin also sets how far the body sways.
+- the root (whole upper body) moves only inside CyberHost's body movement map (models/pose/body_movement.py,
+  reference_box): the chest keypoint box enlarged by `box_enlarge` (arXiv 2409.01876; notes give 100-150%); the box
+  margin also sets how far the body sways.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ...pose import layout
+from ...pose.body_movement import REFERENCE_MIN_CONFIDENCE, body_scale, chest_points, reference_box
 from ...pose.types import PoseSequence
 from ..features import AudioFeatures
 from .springs import impulse_peak, simulate_spring
@@ -48,7 +50,7 @@ ARMS = {  # side -> (shoulder, elbow, wrist, hand slice)
     "left": (layout.LEFT_SHOULDER, layout.LEFT_ELBOW, layout.LEFT_WRIST, layout.LEFT_HAND),
     "right": (layout.RIGHT_SHOULDER, layout.RIGHT_ELBOW, layout.RIGHT_WRIST, layout.RIGHT_HAND),
 }
-_CONF = 0.1  # a point below this confidence is treated as missing when measuring the reference
+_CONF = REFERENCE_MIN_CONFIDENCE  # a point below this confidence is missing when measuring the reference
 
 
 def _mouth_weights() -> np.ndarray:
@@ -61,47 +63,6 @@ def _mouth_weights() -> np.ndarray:
 
 def _ok(conf: np.ndarray, *idx: int) -> bool:
     return bool(all(conf[i] > _CONF for i in idx))
-
-
-def body_scale(xy: np.ndarray, conf: np.ndarray, canvas: tuple[int, int]) -> float:
-    """Shoulder width in pixels, else 2.5 x eye distance, else a fifth of the shorter canvas side."""
-    if _ok(conf, layout.LEFT_SHOULDER, layout.RIGHT_SHOULDER):
-        s = float(np.linalg.norm(xy[layout.LEFT_SHOULDER] - xy[layout.RIGHT_SHOULDER]))
-    elif _ok(conf, layout.LEFT_EYE, layout.RIGHT_EYE):
-        s = 2.5 * float(np.linalg.norm(xy[layout.LEFT_EYE] - xy[layout.RIGHT_EYE]))
-    else:
-        s = 0.0
-    return max(s, 0.02 * min(canvas), 1.0) if s > 0 else 0.2 * min(canvas)
-
-
-def chest_points(xy: np.ndarray, conf: np.ndarray, canvas: tuple[int, int]) -> np.ndarray:
-    """float64 [N, 2] pixels: the visible shoulders plus a sternum point 0.6 shoulder widths below their midpoint.
-
-    One reference frame has no motion range, so the chest's own extent stands in for CyberHost's chest range.
-    """
-    s = body_scale(xy, conf, canvas)
-    pts = [xy[i] for i in (layout.LEFT_SHOULDER, layout.RIGHT_SHOULDER) if conf[i] > _CONF]
-    if not pts:  # no shoulders: hang the chest below the head, or (no head either) at the visible points' centre
-        head = xy[HEAD][conf[HEAD] > _CONF]
-        if len(head):
-            pts = [head.mean(axis=0) + np.array([0.0, 0.8 * s])]
-        else:
-            pts = [xy[conf > _CONF].mean(axis=0)]
-    top = np.mean(pts, axis=0)
-    return np.array(pts + [top + np.array([0.0, 0.6 * s])], np.float64)
-
-
-def movement_box(xy: np.ndarray, conf: np.ndarray, canvas: tuple[int, int], enlarge: float) -> np.ndarray:
-    """CyberHost body movement map for one reference frame: float64 (x0, y0, x1, y1) in pixels.
-
-    The box of :func:`chest_points`, scaled about its centre by (1 + enlarge) and clipped to the canvas.
-    """
-    s = body_scale(xy, conf, canvas)
-    pts = chest_points(xy, conf, canvas)
-    lo, hi = pts.min(axis=0), pts.max(axis=0)
-    centre, half = (lo + hi) / 2, np.maximum((hi - lo) / 2, 0.05 * s) * (1.0 + max(enlarge, 0.0))
-    box = np.r_[centre - half, centre + half]
-    return np.clip(box, 0.0, np.r_[canvas, canvas].astype(np.float64))
 
 
 def _rest_gate(silent: np.ndarray, min_len: int, ramp: int) -> np.ndarray:
@@ -261,7 +222,7 @@ def rhythm_motion(reference: PoseSequence, features: AudioFeatures, seed: int = 
     breath = 0.5 * (1 - np.cos(2 * np.pi * rng_idle.uniform(0.2, 0.3) * t + rng_idle.uniform(0, 2 * np.pi)))
     idle_x = _smooth_noise(rng_idle, t, 0.05, 0.2)
     idle_roll = _smooth_noise(rng_idle, t, 0.08, 0.3)
-    box = movement_box(xy0, conf, reference.canvas, k["box_enlarge"])
+    box = reference_box(xy0, conf, reference.canvas, k["box_enlarge"])
     chest = chest_points(xy0, conf, reference.canvas)
     slack_lo = box[:2] - chest.min(axis=0)  # <= 0: how far the chest may move left/up inside the box
     slack_hi = box[2:] - chest.max(axis=0)  # >= 0
