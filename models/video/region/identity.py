@@ -23,7 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...hands.clarity import BOX_SCALE, KEYPOINT_GATE, MIN_BOX_PX, MIN_HAND_POINTS, hand_box
+from ...hands.clarity import BOX_SCALE, MIN_BOX_PX, MIN_HAND_POINTS, hand_box
+from ...pose.layout import CONFIDENCE_GATE as KEYPOINT_GATE
 from ...pose.layout import FACE
 from .config import CROPS_PER_REGION
 
