@@ -145,8 +145,8 @@ def test_sigma_to_timestep_matches_the_sampler() -> None:
 def test_output_path_stays_inside_the_folder(tmp_path) -> None:
     folder = tmp_path / "codebook"
     folder.mkdir()
-    assert output_inside(str(folder), "mine") == str(folder / "mine.safetensors")
-    assert output_inside(str(folder), "sub/mine.safetensors") == str(folder / "sub" / "mine.safetensors")
+    assert output_inside(str(folder), "mine") == str(folder.resolve() / "mine.safetensors")
+    assert output_inside(str(folder), "sub/mine.safetensors") == str(folder.resolve() / "sub" / "mine.safetensors")
     for bad in ("../escape", "/etc/passwd", "a/../../b", ""):
         if bad == "":
             assert output_inside(str(folder), bad).endswith("my_codebook.safetensors")

@@ -26,20 +26,18 @@ def side_paths(out_path: str) -> dict[str, str]:
 
 
 def output_inside(folder: str, name: str, default: str = "my_codebook") -> str:
-    """``name``.safetensors inside ``folder`` (sub-folders allowed); a name that would leave it is refused.
+    """``name``.safetensors inside ``folder`` (sub-folders allowed), through the pack's ``resolve_inside``; the side
+    files (state, log, curve and their .tmp) must resolve inside too. Errors name the ``output_name`` input."""
+    from .safe_paths import resolve_inside
 
-    A small local check until the pack's shared safe-path helper lands; the error names the input to fix."""
     name = name.strip() or default
     if not name.endswith(".safetensors"):
         name += ".safetensors"
-    parts = name.replace("\\", "/").split("/")
-    if os.path.isabs(name) or any(part in ("", ".", "..") for part in parts):
-        raise ValueError(f"output_name {name!r} must be a plain file name (sub-folders allowed, no '..', no absolute "
-                         f"path): the file is saved inside {folder}")
+    path = str(resolve_inside(folder, name, input_name="output_name"))
     root = os.path.realpath(folder)
-    path = os.path.realpath(os.path.join(root, *parts))
-    if os.path.commonpath([root, path]) != root:
-        raise ValueError(f"output_name {name!r} resolves outside {root} (a link?); pick a plain name")
+    for side in (path, *side_paths(path).values()):
+        for candidate in (side, f"{side}.tmp"):
+            resolve_inside(root, os.path.relpath(candidate, root), input_name="output_name")
     return path
 
 
@@ -61,6 +59,9 @@ def load_state(path: str, optimizer: torch.optim.Optimizer) -> tuple[dict[str, t
     """Read a state file: (weights without the ``model.`` prefix, config JSON, step); loads the optimiser state.
 
     The caller compares the config with its own and loads the weights (so it can name what differs)."""
+    from .weight_file import check_weight_file
+
+    check_weight_file(path, "an Embody training state; delete it to start over")
     try:
         with safe_open(path, framework="pt") as f:
             meta = f.metadata() or {}

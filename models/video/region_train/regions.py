@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...hands.clarity import BOX_SCALE, KEYPOINT_GATE, MIN_HAND_POINTS, hand_box
+from ...hands.clarity import BOX_SCALE, MIN_HAND_POINTS, hand_box
+from ...pose.layout import CONFIDENCE_GATE as KEYPOINT_GATE
 from ...pose.layout import FACE, LEFT_HAND, RIGHT_HAND
 
 REGIONS = ("face", "hands")
