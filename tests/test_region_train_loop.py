@@ -96,7 +96,7 @@ def test_bf16_checkpointing_accumulation(setup, tmp_path) -> None:
     result = train_region_codebook(comps, data, str(tmp_path / "cb.safetensors"), CODEBOOK,
                                    _config(steps=1, bf16=True, gradient_checkpointing=True, grad_accum=2))
     assert np.isfinite(result.losses[-1]["loss"])
-    assert not comps.unet.gradient_checkpointing  # switched back off for sampling
+    assert not comps.unet.is_gradient_checkpointing  # switched back off for sampling
 
 
 def test_lora_through_peft(setup, tmp_path, monkeypatch) -> None:

@@ -8,6 +8,7 @@ the codebook's own conditions (identity tokens, hand clarity, body movement map)
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,11 +77,23 @@ def _stack(conds: list[ClipCondition], picks: list[int], name: str) -> torch.Ten
 
 def run_step(components: VideoComponents, codebook: RegionCodebook, conds: list[ClipCondition], batch: RegionBatch,
              cfg: LossConfig, generator: torch.Generator, device: torch.device, use_identity: bool = True,
-             autocast_dtype: torch.dtype | None = None, sigma: torch.Tensor | None = None) -> StepOutput:
+             autocast_dtype: torch.dtype | None = None, sigma: torch.Tensor | None = None,
+             backward_scale: float | None = None) -> StepOutput:
     """Noise the batch, run the UNet with the codebook and PoseNet attached, and compute every loss.
 
     sigma: fixed noise levels [B] (evaluation); None draws them (EDM log-normal).
+    backward_scale: run ``(loss * backward_scale).backward()`` while the hooks are still attached (gradient
+    checkpointing recomputes UNet blocks in the backward pass, and they must see the same codebook and pose hooks).
     """
+    with ExitStack() as stack:
+        return _run_step(stack, components, codebook, conds, batch, cfg, generator, device, use_identity,
+                         autocast_dtype, sigma, backward_scale)
+
+
+def _run_step(stack: ExitStack, components: VideoComponents, codebook: RegionCodebook, conds: list[ClipCondition],
+              batch: RegionBatch, cfg: LossConfig, generator: torch.Generator, device: torch.device,
+              use_identity: bool, autocast_dtype: torch.dtype | None, sigma: torch.Tensor | None,
+              backward_scale: float | None) -> StepOutput:
     b, n = batch.latents.shape[:2]
     x0 = batch.latents.to(device)
     sig = sample_sigmas(b, cfg, generator) if sigma is None else sigma.float().cpu()
@@ -103,7 +116,9 @@ def run_step(components: VideoComponents, codebook: RegionCodebook, conds: list[
             identity[region] = (emb, present)
     amp: Any = (torch.autocast(device.type, dtype=autocast_dtype) if autocast_dtype is not None
                 else torch.autocast(device.type, enabled=False))
-    with attach_region_codebook(components.unet, codebook) as handle, pose_residual(components.unet, pose), amp:
+    handle = stack.enter_context(attach_region_codebook(components.unet, codebook))
+    stack.enter_context(pose_residual(components.unet, pose))
+    with amp:
         handle.identity = identity
         if codebook.clarity is not None:
             handle.clarity = batch.clarity.to(device)
@@ -148,6 +163,8 @@ def run_step(components: VideoComponents, codebook: RegionCodebook, conds: list[
         total = total + cfg.orthogonality_weight * oloss
     log.update(region_split_losses(v_pred, v_target, region_mask))
     log["loss"] = float(total.detach())
+    if backward_scale is not None:
+        (total * backward_scale).backward()
     return StepOutput(total, log, v_pred.detach(), v_target.detach(), mean_masks)
 
 

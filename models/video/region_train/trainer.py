@@ -171,7 +171,7 @@ def _train(components: VideoComponents, dataset: RegionDataset, out_path: str, o
             last.bias.fill_(tc.mask_init_bias)
     conds = encode_clip_conditions(components, dataset, config.regions, device, tc.noise_aug)
     frozen_modules = [components.module(n) for n in ("unet", "pose_net", "vae", "image_encoder")]
-    was_ckpt = bool(getattr(unet, "gradient_checkpointing", False))
+    was_ckpt = bool(getattr(unet, "is_gradient_checkpointing", False))
     with frozen(frozen_modules), unet_lora(unet, tc.lora_rank) as lora_params:
         if tc.gradient_checkpointing:
             unet.enable_gradient_checkpointing()  # type: ignore[operator]
@@ -237,8 +237,8 @@ def _loop(components: VideoComponents, dataset: RegionDataset, codebook: RegionC
                 if check_interrupt is not None:
                     check_interrupt()
                 batch = dataset.batch(tc.batch_size, tc.frames, rng)
-                out = run_step(components, codebook, conds, batch, tc.loss, gen, device, tc.use_identity, autocast)
-                (out.loss / max(1, tc.grad_accum)).backward()
+                out = run_step(components, codebook, conds, batch, tc.loss, gen, device, tc.use_identity, autocast,
+                               backward_scale=1.0 / max(1, tc.grad_accum))
                 logs.append(out.log)
             if accelerator.num_processes > 1:
                 for p in params:
