@@ -82,6 +82,12 @@ def frozen(modules: list[nn.Module]) -> Iterator[None]:
     saved = [(p, p.requires_grad) for m in modules for p in m.parameters()]
     for p, _ in saved:
         p.requires_grad_(False)
+        if p.is_inference():  # loaded inside a ComfyUI node (inference mode): autograd cannot save these
+            p.data = p.data.clone()
+    for m in modules:
+        for b in m.buffers():
+            if b.is_inference():
+                b.data = b.data.clone()
     try:
         yield
     finally:
@@ -169,6 +175,9 @@ def _train(components: VideoComponents, dataset: RegionDataset, out_path: str, o
             last = module.mask_head[-1]
             assert isinstance(last, nn.Conv2d) and last.bias is not None
             last.bias.fill_(tc.mask_init_bias)
+    for clip in dataset.clips:
+        if clip.latents.is_inference():
+            clip.latents = clip.latents.clone()
     conds = encode_clip_conditions(components, dataset, config.regions, device, tc.noise_aug)
     frozen_modules = [components.module(n) for n in ("unet", "pose_net", "vae", "image_encoder")]
     was_ckpt = bool(getattr(unet, "is_gradient_checkpointing", False))
