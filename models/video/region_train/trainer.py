@@ -82,12 +82,14 @@ def frozen(modules: list[nn.Module]) -> Iterator[None]:
     saved = [(p, p.requires_grad) for m in modules for p in m.parameters()]
     for p, _ in saved:
         p.requires_grad_(False)
-        if p.is_inference():  # loaded inside a ComfyUI node (inference mode): autograd cannot save these
-            p.data = p.data.clone()
-    for m in modules:
-        for b in m.buffers():
-            if b.is_inference():
-                b.data = b.data.clone()
+    for m in modules:  # loaded inside a ComfyUI node (inference mode): autograd cannot save inference tensors
+        for sub in m.modules():
+            for name, param in list(sub._parameters.items()):
+                if param is not None and param.is_inference():
+                    sub._parameters[name] = nn.Parameter(param.clone(), requires_grad=False)
+            for name, b in list(sub._buffers.items()):
+                if b is not None and b.is_inference():
+                    sub._buffers[name] = b.clone()
     try:
         yield
     finally:
