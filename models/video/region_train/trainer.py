@@ -94,7 +94,8 @@ def frozen(modules: list[nn.Module]) -> Iterator[None]:
         yield
     finally:
         for p, flag in saved:
-            p.requires_grad_(flag)
+            if not p.is_inference():  # inference tensors were replaced above and never required grad
+                p.requires_grad_(flag)
 
 
 @contextmanager
