@@ -22,6 +22,7 @@ FEATURE_MODULES = (
     "context_windows",
     "wan_animate",
     "warp",
+    "region_train",
 )
 
 

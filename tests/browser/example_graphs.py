@@ -191,6 +191,31 @@ def pose_and_hands() -> dict:
     }
 
 
+TRAIN_REGION = {"width": 512, "height": 512, "fps": 15.0, "clip_frames": 16, "steps": 2000, "batch_size": 1,
+                "grad_accum": 4, "learning_rate": 1e-4, "dim": 0, "bf16": True, "gradient_checkpointing": True,
+                "lora_rank": 0, "region_weight": 1.0, "hand_amplification": 10.0, "min_hand_clarity": 0.0,
+                "resume": True, "seed": 0}
+
+
+def train_region_codebook() -> dict:
+    return {
+        "1": node("LoadVideo", "Video of the person", file="person.mp4"),
+        "2": node("GetVideoComponents", "Frames", video=["1", 0]),
+        "3": node("EmbodyPoseExtract", "Whole-body pose", image=["2", 0], pose_model=["9", 0],
+                  **{**EXTRACT, "person": "tracked", "fps": ["2", 2]}),
+        "4": node("EmbodyHandClarity", "Hand clarity (the clarity condition)", image=["2", 0], pose=["3", 0],
+                  crop_side=64, threshold=8.0, aggregation="max", keep_frames_without_hands=True),
+        "5": node("EmbodyVideoModelLoader", "MimicMotion 1.1 + SVD xt 1.1 (bf16 for training)",
+                  mimicmotion="MimicMotion_1-1.pth", svd_base="[diffusers] stable-video-diffusion-img2vid-xt-1-1",
+                  precision="bf16", version="auto", pose_net="(inside the MimicMotion file)"),
+        "6": node("EmbodyTrainRegionCodebook", "Train the face / hand codebook", video_model=["5", 0],
+                  output_name="my_codebook", frames=["2", 0], pose=["4", 0], **TRAIN_REGION),
+        "7": node("PreviewImage", "Loss curve", images=["6", 1]),
+        "8": node("PreviewAny", "Saved to", source=["6", 2]),
+        "9": node("EmbodyDWPoseLoader", "DWPose models (models/dwpose)", **DWPOSE_FILES),
+    }
+
+
 # Wan2.2-Animate in ComfyUI core (weights: README "Weights"); Embody supplies the pose, face and mask inputs and the
 # context windows that let KSampler render clips longer than one Wan window.
 WAN_SIZE = {"width": 832, "height": 480}
@@ -295,7 +320,8 @@ STAGES = {
 }
 _GRAPHS = {"pose_transfer": pose_transfer, "talking_body": talking_body, "pose_and_hand_clarity": pose_and_hands,
            "talking_body_wan_animate": talking_body_wan_animate,
-           "pose_transfer_wan_animate": pose_transfer_wan_animate, "talking_body_regions": talking_body_regions}
+           "pose_transfer_wan_animate": pose_transfer_wan_animate, "talking_body_regions": talking_body_regions,
+           "train_region_codebook": train_region_codebook}
 
 
 def _example(name: str):

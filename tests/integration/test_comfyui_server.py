@@ -493,3 +493,32 @@ def test_wan_animate_example_embody_half_runs(server: ComfyServer, name: str) ->
     assert sizes[("900", 0)] == (832, 480)  # person mask
     if (node, 1) in sizes:
         assert sizes[(node, 1)] == (512, 512)  # face crops
+
+
+def test_interrupting_region_codebook_training_keeps_a_checkpoint(server: ComfyServer) -> None:
+    """Embody Train Region Codebook: interrupted mid-run, it stops as interrupted and leaves its training state."""
+    import time
+    import urllib.request
+
+    prompt = json.loads((PACK_DIR / "tests" / "workflows" / "train_region_codebook_api.json").read_text())
+    prompt = {k: v for k, v in prompt.items() if not k.startswith("_")}
+    prompt["6"]["inputs"].update(output_name="interrupted_codebook", steps=1_000_000)
+    body = json.dumps({"prompt": prompt}).encode()
+    req = urllib.request.Request(server.base + "/prompt", data=body, headers={"Content-Type": "application/json"})
+    prompt_id = json.load(urllib.request.urlopen(req, timeout=60))["prompt_id"]
+    deadline = time.time() + 240
+    state = server.models / "embody" / "codebook" / "interrupted_codebook.state.safetensors"
+    while time.time() < deadline and not server.get("/queue")["queue_running"]:
+        time.sleep(0.2)
+    time.sleep(15)  # let it train for a while
+    urllib.request.urlopen(urllib.request.Request(server.base + "/interrupt", data=b"", method="POST"), timeout=30)
+    while time.time() < deadline + 240:
+        hist = server.get(f"/history/{prompt_id}")
+        if prompt_id in hist:
+            break
+        time.sleep(0.5)
+    status = hist[prompt_id]["status"]
+    assert any(m[0] == "execution_interrupted" for m in status["messages"]), status
+    assert state.is_file(), "an interrupted training run must leave its last checkpoint behind"
+    after = server.run_prompt(json.loads((PACK_DIR / "tests" / "workflows" / "pose_api.json").read_text()))
+    assert after["status"]["status_str"] == "success"

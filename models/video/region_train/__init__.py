@@ -1,0 +1,1 @@
+"""Training of the region codebook (CyberHost RAM): data, losses, the loop and its CLI."""
