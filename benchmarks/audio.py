@@ -7,7 +7,12 @@ Measures, on 60 s of synthetic speech-like audio at 25 fps (1500 frames):
   temporal outpainting vs one whole-sequence pass: seconds of motion per second of compute (x real time) and peak
   memory of each, each run in a fresh process so the peaks do not mix.
 
-Usage: python -m benchmarks.audio [--seconds 60] [--steps 10] [--cfg 2.0] [--threads 1] [--device cpu]
+- old vs new sampler in one process (alternating, best of --repeats): DDIM at --steps vs DPM-Solver++(2M) at
+  --fast-steps, windowed; prints both x real time and their ratio (a ratio survives a loaded machine better than
+  absolute numbers do).
+
+Usage: python -m benchmarks.audio [--seconds 60] [--steps 10] [--fast-steps 4] [--cfg 2.0] [--threads 1]
+       [--device cpu] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -56,6 +61,40 @@ def _sample_child(queue: mp.Queue, feats: np.ndarray, window: int, steps: int, c
     queue.put((elapsed, max(peak - before, 0.0), gpu, peak))
 
 
+def _solver_child(queue: mp.Queue, feats: np.ndarray, steps: int, fast_steps: int, cfg: float, threads: int,
+                  device: str, repeats: int) -> None:
+    import torch
+
+    from models.audio.learned.diffusion import sample_long
+    from models.audio.learned.motion_model import MotionModelConfig, MotionTransformer
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    model = MotionTransformer(MotionModelConfig()).eval().to(device)
+    audio = torch.from_numpy(feats).to(device)
+    sample_long(model, audio[:60], steps=2, cfg_scale=cfg)  # warm-up
+    best = {"ddim": float("inf"), "dpmpp_2m": float("inf")}
+    for _ in range(repeats):
+        for solver, n in (("ddim", steps), ("dpmpp_2m", fast_steps)):
+            start = time.perf_counter()
+            sample_long(model, audio, steps=n, cfg_scale=cfg, seed=0, solver=solver)
+            if device.startswith("cuda"):
+                torch.cuda.synchronize()
+            best[solver] = min(best[solver], time.perf_counter() - start)
+    queue.put((best["ddim"], best["dpmpp_2m"]))
+
+
+def run_solvers(feats: np.ndarray, steps: int, fast_steps: int, cfg: float, threads: int, device: str,
+                repeats: int) -> tuple:
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_solver_child, args=(queue, feats, steps, fast_steps, cfg, threads, device, repeats))
+    proc.start()
+    result = queue.get()
+    proc.join()
+    return result
+
+
 def run_sampler(feats: np.ndarray, window: int, steps: int, cfg: float, threads: int, device: str) -> tuple:
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
@@ -74,6 +113,8 @@ def main() -> None:
     p.add_argument("--cfg", type=float, default=2.0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--fast-steps", type=int, default=4, help="DPM-Solver++(2M) steps for the old-vs-new comparison")
+    p.add_argument("--repeats", type=int, default=3)
     args = p.parse_args()
 
     import torch
@@ -113,6 +154,10 @@ def main() -> None:
           f"{mem_all:.0f} MB (process peaks {peak_win:.0f} / {peak_all:.0f} MB)")
     print(f"attention scores per layer: windowed {att_win:.2f} MB, whole clip {att_all:.1f} MB "
           f"({att_all / att_win:.0f}x; grows with the square of the clip length, windows stay constant)")
+    t_old, t_new = run_solvers(feats, args.steps, args.fast_steps, args.cfg, args.threads, args.device, args.repeats)
+    print(f"old sampler: DDIM {args.steps} steps      {t_old:7.3f} s  {dur / t_old:8.1f} x real time  (windowed)")
+    print(f"new sampler: DPM++(2M) {args.fast_steps} steps {t_new:7.3f} s  {dur / t_new:8.1f} x real time  "
+          f"(windowed; {t_old / t_new:.2f}x faster, same process, best of {args.repeats})")
     if args.device.startswith("cuda"):
         print(f"peak GPU memory: windowed {gpu_win:.0f} MiB, whole clip {gpu_all:.0f} MiB")
 

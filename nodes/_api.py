@@ -8,8 +8,9 @@ from typing import Any
 
 from comfy_api.latest import ComfyExtension, io, ui  # noqa: F401  (re-exported)
 
-# Embody data types (see DESIGN.md, "Data that flows between nodes").
+# Embody data types (the README's node tables say what flows through each).
 EmbodyPose = io.Custom("EMBODY_POSE")
+EmbodyPoseModel = io.Custom("EMBODY_POSE_MODEL")  # models.pose.backend.PoseModel: a backend and its files
 EmbodyAudioFeatures = io.Custom("EMBODY_AUDIO_FEATURES")
 EmbodyMotionModel = io.Custom("EMBODY_MOTION_MODEL")
 EmbodyVideoModel = io.Custom("EMBODY_VIDEO_MODEL")

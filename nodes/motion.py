@@ -20,8 +20,18 @@ from ..models.audio.learned.progress import TrainingProgress
 from ..models.audio.learned.train import TrainConfig, checked_paths, train_motion_model
 from ..models.audio.timeline import timeline
 from ..models.io.safe_paths import resolve_inside
+from ..models.pose.backend import PoseModel
 from ..models.pose.layout import CONFIDENCE_GATE
-from ._api import CATEGORY, EmbodyAudioFeatures, EmbodyMotionModel, EmbodyPose, io, pose_ui, send_to_node
+from ._api import (
+    CATEGORY,
+    EmbodyAudioFeatures,
+    EmbodyMotionModel,
+    EmbodyPose,
+    EmbodyPoseModel,
+    io,
+    pose_ui,
+    send_to_node,
+)
 from .paths import list_files, register_model_folders, resolve
 
 
@@ -119,8 +129,8 @@ class EmbodyTrainMotionModel(io.ComfyNode):
             display_name="Embody Train Motion Model",
             category=f"{CATEGORY}/audio",
             description="Trains an audio-to-motion model on your own talking videos (a folder of videos with sound, "
-            "poses found with DWPose) or on one pose sequence + its audio. Saves to models/embody/motion, resumes "
-            "from the last checkpoint, and shows the loss curve.",
+            "poses found with the connected pose model) or on one pose sequence + its audio. Saves to "
+            "models/embody/motion, resumes from the last checkpoint, and shows the loss curve.",
             is_output_node=True,
             hidden=[io.Hidden.unique_id],
             inputs=[
@@ -133,10 +143,9 @@ class EmbodyTrainMotionModel(io.ComfyNode):
                 EmbodyPose.Input("pose", optional=True, tooltip="A pose sequence of a talking person (with hand "
                                  "clarity if scored), used when no folder is given."),
                 io.Audio.Input("audio", optional=True, tooltip="The audio of that pose sequence."),
-                io.Combo.Input("det_model", options=list_files("dwpose"), optional=True,
-                               tooltip="DWPose detector (yolox_l.onnx), for the video folder."),
-                io.Combo.Input("pose_model", options=list_files("dwpose"), optional=True,
-                               tooltip="DWPose pose model (dw-ll_ucoco_384.onnx), for the video folder."),
+                EmbodyPoseModel.Input("pose_model", optional=True,
+                                      tooltip="Pose detector for the video folder: an Embody DWPose Loader or "
+                                      "Embody MediaPipe Loader (not needed when training on pose + audio)."),
                 io.Float.Input("fps", default=25.0, min=1.0, max=120.0, tooltip="Training frame rate."),
                 io.Int.Input("steps", default=2000, min=1, max=1_000_000, tooltip="Optimiser steps in total."),
                 io.Int.Input("batch_size", default=16, min=1, max=1024, tooltip="Clips per step."),
@@ -162,7 +171,7 @@ class EmbodyTrainMotionModel(io.ComfyNode):
     @classmethod
     def execute(cls, output_name, fps, steps, batch_size, learning_rate, window, overlap, d_model, layers,
                 min_body_confidence, min_hand_clarity, resume, seed, videos_folder="", pose=None, audio=None,
-                det_model=None, pose_model=None) -> io.NodeOutput:
+                pose_model=None) -> io.NodeOutput:
         register_model_folders()
         out_dir = folder_paths.get_folder_paths("embody_motion")[0]
         name = output_name.strip()
@@ -171,11 +180,10 @@ class EmbodyTrainMotionModel(io.ComfyNode):
         out_path, _ = checked_paths(name if name.endswith(".safetensors") else f"{name}.safetensors", out_dir)
         rules = FrameFilter(min_body_confidence, min_hand_clarity)
         if videos_folder.strip():
-            if not det_model or not pose_model:
-                raise ValueError("training from a video folder needs det_model and pose_model (DWPose files)")
-            from ..models.pose.dwpose import DWPoseBackend
-
-            backend = DWPoseBackend(resolve("dwpose", det_model), resolve("dwpose", pose_model))
+            if not isinstance(pose_model, PoseModel):
+                raise ValueError("pose_model: training from a video folder needs a pose detector; connect an Embody "
+                                 "DWPose Loader (or Embody MediaPipe Loader) to pose_model")
+            backend = pose_model.create()
             # Extractions are keyed by video content + settings, so one cache in output/ serves every folder.
             cache = str(resolve_inside(folder_paths.get_output_directory(), "embody_cache", input_name="cache"))
             try:

@@ -9,39 +9,101 @@ import comfy.model_management
 import comfy.utils
 import torch
 
-from ..models.pose.backend import to_rgb_uint8
-from ..models.pose.dwpose import DWPoseBackend
+from ..models.pose.backend import DWPOSE_DETECTOR, DWPOSE_POSE_MODEL, PoseModel, to_rgb_uint8
 from ..models.pose.extract import extract_poses
+from ..models.pose.mediapipe_backend import ENABLE_HINT, mediapipe_problem
 from ..models.pose.render import confidence_mask, render_pose
 from ..models.pose.select import PERSON_MODES
 from ..models.pose.types import check_canvas_size
 from ..models.video.progress_text import frames_text
-from ._api import CATEGORY, EmbodyPose, io, pose_ui, progress_text
-from .paths import list_files, resolve
+from ._api import CATEGORY, EmbodyPose, EmbodyPoseModel, io, pose_ui, progress_text
+from .paths import WHERE_TO_GET, list_files, resolve
 
 logger = logging.getLogger(__name__)
 
-BACKENDS = ("dwpose", "mediapipe")
 RENDER_STYLES = ("mimicmotion", "controlnet")
-DEFAULT_DETECTOR = "yolox_l.onnx"
-DEFAULT_POSE_MODEL = "dw-ll_ucoco_384.onnx"
 
 
-def _combo_default(options: list[str], preferred: str) -> str | None:
-    return preferred if preferred in options else (options[0] if options else None)
+def _combo_default(options: list[str], preferred: str) -> str:
+    return preferred if preferred in options or not options else options[0]
 
 
-def _mediapipe_backend():
-    """MediaPipe (optional): mediapipe is imported on the first detect, which says how to enable it if missing."""
-    from ..models.pose.mediapipe_backend import MediaPipeBackend
+def _missing_dwpose(role: str, name: str, default: str) -> str | None:
+    """None when the chosen DWPose file exists, else the pack's message: file, folder, where to get it."""
+    if name and name in list_files("dwpose"):
+        return None
+    try:
+        resolve("dwpose", name or default)
+    except FileNotFoundError as exc:
+        return f"{role}: {exc}"
+    return None
 
-    return MediaPipeBackend(static_image_mode=True)
+
+class EmbodyDWPoseLoader(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        onnx_files = list_files("dwpose")
+        return io.Schema(
+            node_id="EmbodyDWPoseLoader",
+            display_name="Embody DWPose Loader",
+            category=f"{CATEGORY}/pose",
+            description="Chooses the DWPose ONNX models (whole body, many people, best quality; GPU with "
+            f"onnxruntime-gpu) for Pose Extract. Put {WHERE_TO_GET['dwpose']} into models/dwpose.",
+            inputs=[
+                io.Combo.Input("detector", options=onnx_files, default=_combo_default(onnx_files, DWPOSE_DETECTOR),
+                               tooltip=f"DWPose person detector in models/dwpose ({DWPOSE_DETECTOR})."),
+                io.Combo.Input("pose_model", options=onnx_files,
+                               default=_combo_default(onnx_files, DWPOSE_POSE_MODEL),
+                               tooltip=f"DWPose whole-body keypoint model in models/dwpose ({DWPOSE_POSE_MODEL})."),
+            ],
+            outputs=[EmbodyPoseModel.Output(display_name="pose_model",
+                                            tooltip="The DWPose models, for Pose Extract or Train Motion Model.")],
+        )
+
+    @classmethod
+    def validate_inputs(cls, detector: str, pose_model: str) -> bool | str:
+        # Replaces ComfyUI's "Value not in list" (an empty list when models/dwpose is empty) by the pack's message.
+        for role, name, default in (("detector", detector, DWPOSE_DETECTOR),
+                                    ("pose_model", pose_model, DWPOSE_POSE_MODEL)):
+            problem = _missing_dwpose(role, name, default)
+            if problem:
+                return problem
+        return True
+
+    @classmethod
+    def execute(cls, detector: str, pose_model: str) -> io.NodeOutput:
+        return io.NodeOutput(PoseModel("dwpose", resolve("dwpose", detector), resolve("dwpose", pose_model)))
+
+
+class EmbodyMediaPipeLoader(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="EmbodyMediaPipeLoader",
+            display_name="Embody MediaPipe Loader",
+            category=f"{CATEGORY}/pose",
+            description="Chooses the optional MediaPipe backend for Pose Extract: one person, no model files "
+            "(mediapipe 0.10.14 bundles its models), but it needs protobuf 4, which many ComfyUI environments have "
+            "outgrown (onnx 1.23+ needs protobuf 6). Otherwise use the DWPose Loader.",
+            inputs=[
+                io.Float.Input("min_detection_confidence", default=0.5, min=0.0, max=1.0, step=0.05,
+                               tooltip="MediaPipe's detection threshold for the pose, face and hands (0..1)."),
+            ],
+            outputs=[EmbodyPoseModel.Output(display_name="pose_model",
+                                            tooltip="The MediaPipe backend, for Pose Extract or Train Motion Model.")],
+        )
+
+    @classmethod
+    def execute(cls, min_detection_confidence: float) -> io.NodeOutput:
+        problem = mediapipe_problem()
+        if problem:
+            raise RuntimeError(f"{problem}. {ENABLE_HINT}")
+        return io.NodeOutput(PoseModel("mediapipe", min_detection_confidence=float(min_detection_confidence)))
 
 
 class EmbodyPoseExtract(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        onnx_files = list_files("dwpose")
         return io.Schema(
             node_id="EmbodyPoseExtract",
             display_name="Embody Pose Extract",
@@ -52,14 +114,8 @@ class EmbodyPoseExtract(io.ComfyNode):
             "image.",
             inputs=[
                 io.Image.Input("image", tooltip="Frames to analyse (a single image or a video batch)."),
-                io.Combo.Input("backend", options=list(BACKENDS), default="dwpose",
-                               tooltip="dwpose: the DWPose ONNX models (GPU with onnxruntime-gpu, best quality). "
-                               "mediapipe: optional, single person, needs the mediapipe package."),
-                io.Combo.Input("detector", options=onnx_files, default=_combo_default(onnx_files, DEFAULT_DETECTOR),
-                               tooltip="DWPose person detector in models/dwpose (yolox_l.onnx)."),
-                io.Combo.Input("pose_model", options=onnx_files,
-                               default=_combo_default(onnx_files, DEFAULT_POSE_MODEL),
-                               tooltip="DWPose whole-body keypoint model in models/dwpose (dw-ll_ucoco_384.onnx)."),
+                EmbodyPoseModel.Input("pose_model", tooltip="Which pose detector to run: connect an Embody DWPose "
+                                      "Loader (best quality) or an Embody MediaPipe Loader (optional package)."),
                 io.Combo.Input("person", options=list(PERSON_MODES), default="largest",
                                tooltip="Who to keep in each frame: the largest, the most central, one person "
                                "tracked across frames (a passer-by does not take over), or everyone."),
@@ -89,7 +145,7 @@ class EmbodyPoseExtract(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, image, backend, detector, pose_model, person, max_people, detect_every, fps, style,
+    def execute(cls, image, pose_model: PoseModel, person, max_people, detect_every, fps, style,
                 include_body, include_hands, include_face) -> io.NodeOutput:
         # Refused before any work: the pose image and mask are drawn at the input's size.
         check_canvas_size(int(image.shape[-2]), int(image.shape[-3]), "image")
@@ -108,15 +164,10 @@ class EmbodyPoseExtract(io.ComfyNode):
             comfy.model_management.throw_exception_if_processing_interrupted()
             pbar.update_absolute(total + done)
 
-        if backend == "dwpose":
-            pose_backend = DWPoseBackend(resolve("dwpose", detector), resolve("dwpose", pose_model),
-                                         detect_every=detect_every)
-            models = {"detector": detector, "pose_model": pose_model, "detect_every": int(detect_every)}
-        elif backend == "mediapipe":
-            pose_backend = _mediapipe_backend()
-            models = {}
-        else:
-            raise ValueError(f"unknown pose backend {backend!r}; choose one of {BACKENDS}")
+        if not isinstance(pose_model, PoseModel):
+            raise ValueError("pose_model must come from an Embody DWPose Loader or Embody MediaPipe Loader node")
+        pose_backend = pose_model.create(detect_every=detect_every)
+        models = {**pose_model.describe(), "detect_every": int(detect_every)}
         try:
             pose = extract_poses(frames, pose_backend, fps=fps, person=person, max_people=max_people,
                                  progress=extract_progress)
@@ -131,4 +182,4 @@ class EmbodyPoseExtract(io.ComfyNode):
         return io.NodeOutput(pose, pose_image, torch.from_numpy(mask), ui=pose_ui(pose))
 
 
-NODES = [EmbodyPoseExtract]
+NODES = [EmbodyDWPoseLoader, EmbodyMediaPipeLoader, EmbodyPoseExtract]

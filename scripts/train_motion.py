@@ -18,27 +18,10 @@ import os
 from models.audio.learned.dataset import FrameFilter, build_video_dataset
 from models.audio.learned.motion_model import MotionModelConfig
 from models.audio.learned.train import TrainConfig, train_motion_model
+from models.pose.backend import make_pose_backend
 from models.pose.layout import CONFIDENCE_GATE
 
 logger = logging.getLogger(__name__)
-
-
-def make_backend(name: str, det_model: str | None, pose_model: str | None) -> object:
-    """A PoseBackend for the CLI: "dwpose" needs the two ONNX files; "mediapipe" needs the optional package."""
-    if name == "dwpose":
-        if not det_model or not pose_model:
-            raise ValueError("--backend dwpose needs --det-model yolox_l.onnx and --pose-model dw-ll_ucoco_384.onnx")
-        for path in (det_model, pose_model):
-            if not os.path.isfile(path):
-                raise FileNotFoundError(f"DWPose model not found: {path} (get it from https://huggingface.co/yzd-v/DWPose)")
-        from models.pose.dwpose import DWPoseBackend
-
-        return DWPoseBackend(det_model, pose_model)
-    if name == "mediapipe":
-        from models.pose.mediapipe_backend import MediaPipeBackend
-
-        return MediaPipeBackend(static_image_mode=True)
-    raise ValueError(f"unknown pose backend {name!r}; use 'dwpose' or 'mediapipe'")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -71,13 +54,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    backend = make_backend(args.backend, args.det_model, args.pose_model)
+    backend = make_pose_backend(args.backend, args.det_model, args.pose_model)
     rules = FrameFilter(args.min_body_confidence, args.min_hand_clarity)
     cache = args.cache or os.path.join(args.videos, ".embody_cache")
     try:
         dataset = build_video_dataset(args.videos, backend, args.fps, cache, "median", rules)
     finally:
-        backend.close()  # type: ignore[attr-defined]
+        backend.close()
     mc = MotionModelConfig(d_model=args.d_model, num_layers=args.layers, num_heads=args.heads, window=args.window,
                            overlap=args.overlap)
     tc = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,

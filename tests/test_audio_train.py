@@ -150,14 +150,11 @@ def test_video_dataset_decode_filter_cache_and_cli(tmp_path, monkeypatch) -> Non
     with pytest.raises(ValueError, match="no videos"):
         build_video_dataset(str(tmp_path), backend, 25.0)
     # The CLI runs the same code (backend swapped for the fake one).
-    real_make_backend = train_mod.make_backend
-    monkeypatch.setattr(train_mod, "make_backend", lambda *a: FakeBackend())
+    monkeypatch.setattr(train_mod, "make_pose_backend", lambda *a: FakeBackend())
     out = str(tmp_path / "cli.safetensors")
     rc = train_mod.main(["--videos", str(videos), "--out", out, "--steps", "2", "--batch-size", "2", "--window", "16",
                          "--overlap", "4", "--d-model", "32", "--layers", "1", "--cpu", "--cache", cache])
     assert rc == 0 and load_motion_model(out).config.window == 16
-    with pytest.raises(ValueError, match="--det-model"):
-        real_make_backend("dwpose", None, None)
 
 
 def test_training_works_under_inference_mode(tmp_path) -> None:
@@ -170,11 +167,3 @@ def test_training_works_under_inference_mode(tmp_path) -> None:
     assert os.path.exists(tmp_path / "m.safetensors")
 
 
-def test_cli_backends() -> None:
-    assert train_mod.make_backend("mediapipe", None, None).name == "mediapipe"
-    with pytest.raises(ValueError, match="--det-model"):
-        train_mod.make_backend("dwpose", None, None)
-    with pytest.raises(FileNotFoundError, match="missing.onnx"):
-        train_mod.make_backend("dwpose", "missing.onnx", "missing.onnx")
-    with pytest.raises(ValueError, match="unknown pose backend"):
-        train_mod.make_backend("openpose", None, None)

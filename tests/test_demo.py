@@ -9,20 +9,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.pose.mediapipe_backend import mediapipe_available
+from models.pose.mediapipe_backend import mediapipe_problem
 
-pytestmark = pytest.mark.skipif(not mediapipe_available(), reason="the demo's default pose backend is mediapipe")
+MEDIAPIPE_PROBLEM = mediapipe_problem()
+pytestmark = pytest.mark.skipif(MEDIAPIPE_PROBLEM is not None,
+                                reason=f"the demo's default pose backend is mediapipe: {MEDIAPIPE_PROBLEM}")
 
 
 def test_demo_writes_pose_guidance_and_a_talking_pose_video(tmp_path) -> None:
     av = pytest.importorskip("av")
-    from scripts.demo import run
+    from scripts.demo import OUTPUTS, run
 
     args = argparse.Namespace(image=None, audio=None, out=str(tmp_path), fps=25.0, seed=0, motion_model=None,
                               dwpose_dir=None)
     summary = run(args)
-    for name in ("pose_mimicmotion.png", "pose_controlnet.png", "confidence.png", "hand_clarity.png", "motion.png",
-                 "talking_pose.mp4", "talking_person.mp4", "summary.json"):
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(OUTPUTS)  # the README names each of them
+    for name in OUTPUTS:
         assert (tmp_path / name).stat().st_size > 0, name
     assert json.loads((tmp_path / "summary.json").read_text())["motion"]["frames"] == summary["motion"]["frames"]
     # speech.wav is 3.62 s: round(3.62 * 25) frames, with the audio muxed in.
@@ -59,4 +61,7 @@ def test_demo_writes_pose_guidance_and_a_talking_pose_video(tmp_path) -> None:
     assert np.corrcoef(dark, loudness)[0, 1] >= 0.5
     assert 0.9 < summary["talking_person"]["explained_fraction"] <= 1.0
     clarity = [v for v in summary["hand_clarity_vs_blur"].values() if v is not None]
-    assert len(clarity) >= 5 and np.all(np.diff(clarity) < 0), clarity  # clarity falls as blur grows
+    if any(summary["hands_detected"].values()):
+        assert len(clarity) >= 5 and np.all(np.diff(clarity) < 0), clarity  # clarity falls as blur grows
+    else:  # MediaPipe finds no hand on the astronaut: nothing is scored (no box guessed from the arm)
+        assert clarity == []

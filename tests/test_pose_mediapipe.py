@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import builtins
-import importlib.util
 
 import numpy as np
 import pytest
@@ -66,17 +65,9 @@ def test_missing_mediapipe_gives_an_actionable_error(monkeypatch: pytest.MonkeyP
     assert "3.12" in message
 
 
-def _mediapipe_works() -> bool:
-    if importlib.util.find_spec("mediapipe") is None:
-        return False
-    try:
-        mpb._import_solutions()
-    except RuntimeError:
-        return False
-    return True
-
-
-needs_mediapipe = pytest.mark.skipif(not _mediapipe_works(), reason="mediapipe 0.10.14 + protobuf 4 not installed")
+MEDIAPIPE_PROBLEM = mpb.mediapipe_problem()
+needs_mediapipe = pytest.mark.skipif(MEDIAPIPE_PROBLEM is not None,
+                                     reason=f"real-image mediapipe test: {MEDIAPIPE_PROBLEM}")
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from models.video.sigmas import AYS_SVD_10, ays_sigmas, get_sigmas, karras_sigma
 
 
 def official_windows(n: int, t: int, o: int) -> list[list[int]]:
-    """The official pipeline's index rule, restated from mimicmotion.md 1.5 for comparison."""
+    """The official pipeline's index rule, restated from its pipeline for comparison."""
     out = [[0, *range(i + 1, min(i + t, n))] for i in range(0, n - t + 1, t - o)]
     if out[-1][-1] < n - 1:
         out.append([0, *range(n - t + 1, n)])

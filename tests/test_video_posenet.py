@@ -15,7 +15,7 @@ torch.set_num_threads(1)
 
 def test_posenet_official_parameters_and_keys():
     net = PoseNet()
-    assert sum(p.numel() for p in net.parameters()) == 205_557  # mimicmotion.md 1.2
+    assert sum(p.numel() for p in net.parameters()) == 205_557  # the official PoseNet's parameter count
     convs = [k for k in net.state_dict() if k.startswith("conv_layers.") and k.endswith(".weight")]
     assert convs == [f"conv_layers.{i}.weight" for i in range(0, 16, 2)]
     assert {"final_proj.weight", "final_proj.bias", "scale"} <= set(net.state_dict())

@@ -1,6 +1,6 @@
 """Align driving poses to the reference body: MimicMotion's one-fit rescale, plus optional bone retargeting.
 
-Official alignment (Tencent/MimicMotion, mimicmotion/dwpose/preprocess.py get_video_pose; see mimicmotion.md 1.7):
+Official alignment (Tencent/MimicMotion, mimicmotion/dwpose/preprocess.py get_video_pose):
 one affine map per video, the same for body, face and hands, in normalised coordinates:
 - points used: OpenPose-18 nose, neck, shoulders, hips, knees, ankles, eyes, ears (elbows and wrists excluded),
   restricted to those visible (confidence > 0.3) in the reference;

@@ -1,4 +1,4 @@
-"""The pose backend protocol every detector implements, and input conversion shared by all backends.
+"""The pose backend protocol every detector implements, the one factory that builds a backend, and input conversion.
 
 A backend turns RGB frames into whole-body keypoints in pixels; person selection, normalisation and the
 PoseSequence are the job of :func:`models.pose.extract.extract_poses`, so every backend behaves the same there.
@@ -6,6 +6,8 @@ PoseSequence are the job of :func:`models.pose.extract.extract_poses`, so every 
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -58,3 +60,63 @@ def to_rgb_uint8(frames: np.ndarray, name: str = "image") -> np.ndarray:
             arr = np.nan_to_num(arr.astype(np.float32), nan=0.0) * 255.0
         arr = np.clip(np.rint(arr), 0, 255).astype(np.uint8)
     return np.ascontiguousarray(arr)
+
+
+BACKENDS = ("dwpose", "mediapipe")
+DWPOSE_DETECTOR = "yolox_l.onnx"
+DWPOSE_POSE_MODEL = "dw-ll_ucoco_384.onnx"
+DWPOSE_SOURCE = "https://huggingface.co/yzd-v/DWPose"
+
+
+@dataclass(frozen=True)
+class PoseModel:
+    """A pose model choice (what ComfyUI's EMBODY_POSE_MODEL carries): the backend and, for DWPose, its two files.
+
+    It holds no session: :meth:`create` builds a fresh PoseBackend for one extraction, which the caller closes.
+    """
+
+    backend: str
+    detector: str | None = None
+    pose_model: str | None = None
+    min_detection_confidence: float = 0.5
+
+    def create(self, detect_every: int = 1) -> PoseBackend:
+        return make_pose_backend(self.backend, self.detector, self.pose_model, detect_every=detect_every,
+                                 min_detection_confidence=self.min_detection_confidence)
+
+    def describe(self) -> dict[str, object]:
+        """What extract_poses records in the pose's meta (file names, not the user's folders)."""
+        files = {k: os.path.basename(v) for k, v in (("detector", self.detector), ("pose_model", self.pose_model)) if v}
+        return {"backend": self.backend, **files}
+
+
+def make_pose_backend(
+    backend: str,
+    detector: str | None = None,
+    pose_model: str | None = None,
+    detect_every: int = 1,
+    min_detection_confidence: float = 0.5,
+) -> PoseBackend:
+    """The one pose-backend factory (nodes, the demo and the training CLI use it).
+
+    "dwpose": detector and pose_model are paths to yolox_l.onnx and dw-ll_ucoco_384.onnx; a missing one is a
+    FileNotFoundError naming the file and where to get it. detect_every: run the detector every N frames.
+    "mediapipe": the optional mediapipe package (a RuntimeError says how to enable it). Anything else: ValueError.
+    """
+    if backend == "dwpose":
+        for role, path, default in (("detector", detector, DWPOSE_DETECTOR),
+                                    ("pose model", pose_model, DWPOSE_POSE_MODEL)):
+            if not path:
+                raise ValueError(f"the dwpose backend needs the DWPose {role} file ({default}; from {DWPOSE_SOURCE})")
+            if not os.path.isfile(path):
+                raise FileNotFoundError(
+                    f"DWPose {role} file not found: {path}. Put {default} there (get it from {DWPOSE_SOURCE})."
+                )
+        from .dwpose import DWPoseBackend
+
+        return DWPoseBackend(str(detector), str(pose_model), detect_every=detect_every)
+    if backend == "mediapipe":
+        from .mediapipe_backend import MediaPipeBackend
+
+        return MediaPipeBackend(static_image_mode=True, min_detection_confidence=min_detection_confidence)
+    raise ValueError(f"unknown pose backend {backend!r}; choose one of {BACKENDS}")

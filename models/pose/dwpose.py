@@ -1,10 +1,10 @@
 """DWPose whole-body backend: YOLOX person boxes + DWPose SimCC keypoints, both ONNX on onnxruntime.
 
-Follows the official two-stage pipeline (reference/pose.md 1.1-1.2) with two video-oriented additions:
+Follows the official two-stage pipeline (DWPose onnxdet.py + onnxpose.py) with two video-oriented additions:
 - pose crops are batched ACROSS frames when the pose model's batch axis is dynamic (the official code runs one
   frame, or one crop, per session.run); a fixed batch axis is honoured by zero-padding to it;
 - tracking mode (``detect_every`` > 1): the 155-GFLOP detector runs every N-th frame and other frames reuse boxes
-  derived from the previous frame's keypoints (rtmlib PoseTracker idea, reference/pose.md 1.6).
+  derived from the previous frame's keypoints (the idea of rtmlib's PoseTracker).
 Frames without a person give P = 0 people (the official code falls back to a whole-image box; opt in with
 ``whole_image_fallback``).
 """

@@ -64,7 +64,7 @@ HAND_EDGES = np.array(
 )
 
 # The keypoint confidence gate, defined only here: DWPose, ControlNet-aux and MimicMotion draw, convert and fit
-# only points above it (pose.md section 4); Embody uses the same value wherever a point counts as seen.
+# only points above it (their draw_pose and alignment code); Embody uses the same value wherever a point counts as seen.
 CONFIDENCE_GATE = 0.3
 
 

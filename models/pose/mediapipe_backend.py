@@ -1,9 +1,12 @@
 """Optional pose backend: MediaPipe Pose + Face Mesh + Hands (legacy ``mp.solutions``) on the COCO-WholeBody layout.
 
 Only mediapipe 0.10.14-era wheels work offline: they bundle these graphs and the model_complexity=1 pose model
-(complexity 0 and 2 are downloaded at run time, so we never use them) and need protobuf 4.x; newer releases drop
-``mp.solutions`` and the bundled models (pose.md section 3). mediapipe is therefore imported lazily, never listed
-in requirements.txt, and a missing or broken install raises a RuntimeError that says how to enable it.
+(complexity 0 and 2 are downloaded at run time, so we never use them) and need protobuf 4.x (measured with 0.10.14:
+protobuf 5.29 loads Pose but fails to parse the Hands graph; 6.33 and 7.36 fail on import of the graphs). Newer
+releases (mediapipe 1.x, no protobuf dependency) drop ``mp.solutions`` and ship no models: their Tasks API wants
+.task files that users would have to place, so they are no weight-free backend. mediapipe is therefore imported
+lazily, never listed in requirements.txt, and a missing or broken install raises a RuntimeError that says how to
+enable it.
 
 Why three solutions and not Holistic: Holistic's face sub-graph keeps state even in static_image_mode (the same
 image gives face points up to 2 px apart on repeated calls, measured), while static Pose, Face Mesh and Hands
@@ -39,11 +42,12 @@ logger = logging.getLogger(__name__)
 
 ENABLE_HINT = (
     "The mediapipe pose backend needs the optional package mediapipe 0.10.14 (the last release that bundles the "
-    "pose models and still has mp.solutions) on Python 3.12 or older (it has no wheels for Python 3.13). "
-    "Enable it by running, with ComfyUI's Python: "
-    'python -m pip install mediapipe==0.10.14 "protobuf<5" '
-    "(mediapipe 0.10.14 needs protobuf 4.x; if onnx is installed, keep it at onnx<=1.22, as onnx 1.23+ needs "
-    "protobuf 6). Or choose the dwpose backend instead."
+    "pose, face and hand models and still has mp.solutions; later releases ship no models and want .task files) on "
+    "Python 3.12 or older, next to protobuf 4.x: its graphs fail to load with protobuf 5, 6 and 7 (measured). "
+    "A ComfyUI environment whose protobuf is 5 or newer cannot run it: use the Embody DWPose Loader instead "
+    "(yolox_l.onnx and dw-ll_ucoco_384.onnx in models/dwpose). Where protobuf 4 is acceptable, enable it with "
+    'that Python: python -m pip install mediapipe==0.10.14 "protobuf<5" '
+    "(keep onnx<=1.22 if onnx is installed: onnx 1.23+ needs protobuf 6)."
 )
 
 
@@ -68,6 +72,18 @@ def _import_solutions() -> Any:
             "protobuf 5 or newer)"
         )
     return solutions
+
+
+def mediapipe_problem() -> str | None:
+    """None when the mediapipe backend can run here, else why not (for test skips and loader errors)."""
+    if not mediapipe_available():
+        return "mediapipe is not installed (optional; needs mediapipe 0.10.14 with protobuf 4)"
+    try:
+        _import_solutions()
+    except RuntimeError as exc:
+        reason = str(exc).replace(ENABLE_HINT, "").strip(" ()")
+        return f"mediapipe cannot run here: {reason or exc}"
+    return None
 
 
 def _landmarks(result_field: Any, count: int) -> np.ndarray | None:

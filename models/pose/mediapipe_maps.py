@@ -1,7 +1,7 @@
 """Index tables from MediaPipe's legacy solutions (Pose 33, Hands 21, Face Mesh 468) to COCO-WholeBody 133.
 
-Body and feet follow pose.md section 3. Hands: MediaPipe's 21-point order (wrist, then thumb, index, middle, ring,
-pinky from base to tip) equals COCO-WholeBody's, so they map 1:1.
+Body and feet: MediaPipe Pose's 33 landmarks matched to COCO's by name. Hands: MediaPipe's 21-point order
+(wrist, then thumb, index, middle, ring, pinky from base to tip) equals COCO-WholeBody's, so they map 1:1.
 
 Face 468 -> 68 (iBUG/dlib order) is our own table, derived from the Face Mesh topology that MediaPipe publishes as
 connection sets (FACEMESH_FACE_OVAL, _LIPS, _LEFT/RIGHT_EYE, _LEFT/RIGHT_EYEBROW, _NOSE) and checked by drawing on

@@ -1,6 +1,6 @@
 """Lazily created, cached onnxruntime sessions with the execution provider actually used logged.
 
-Sessions are expensive to create (seconds for yolox_l, see reference/pose.md 2: eager creation at import cost
+Sessions are expensive to create (seconds for yolox_l; eager creation at import cost
 ~10 s in comfyui_controlnet_aux), so they are built on first use and cached module-level, keyed by
 (path, mtime, providers): replacing a file on disk gives a fresh session. onnxruntime is imported only inside
 functions so the pack loads without it.
@@ -82,7 +82,7 @@ def get_session(path: str, providers: tuple[str, ...] | list[str] | None = None)
         used = list(session.get_providers())
         name = os.path.basename(path)
         if CUDA_EP in wanted and CUDA_EP not in used:
-            # reference/pose.md 2: CUDA EP load failures silently fall back to CPU (10-100x slower).
+            # onnxruntime: CUDA EP load failures silently fall back to CPU (10-100x slower).
             logger.warning(
                 "Embody: %s asked for %s but onnxruntime fell back to %s; pose extraction will be slow. "
                 "Check that onnxruntime-gpu matches your CUDA version and that the CPU-only 'onnxruntime' package "

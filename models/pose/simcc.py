@@ -1,6 +1,6 @@
 """Top-down SimCC pose pre/post-processing (the DWPose dw-ll_ucoco_384.onnx contract).
 
-Facts from reference/pose.md 1.2 (mmpose / DWPose onnxpose.py): box centre and size * 1.25, short side widened to
+Facts from the official code (mmpose / DWPose onnxpose.py): box centre and size * 1.25, short side widened to
 the model's aspect (W/H of its input), affine warp without rotation into the model input (cv2 INTER_LINEAR),
 mean/std normalisation with mmpose's RGB statistics; outputs simcc_x [N, K, W*2] and simcc_y [N, K, H*2].
 Decode: argmax / split ratio gives the point in the crop (location -1 where the score is <= 0, as mmpose does);
@@ -123,7 +123,7 @@ def crop_to_image(points: np.ndarray, center: np.ndarray, scale: np.ndarray, inp
 
 def boxes_from_keypoints(keypoints: np.ndarray, threshold: float = CONFIDENCE_GATE, expand: float = 1.25,
                          min_points: int = 2) -> np.ndarray:
-    """Tracking boxes from the previous frame's keypoints (rtmlib PoseTracker idea, reference/pose.md 1.6).
+    """Tracking boxes from the previous frame's keypoints (the idea of rtmlib's PoseTracker).
 
     keypoints float [P, K, 3] in pixels. Box = bounds of points with score > threshold, expanded ``expand`` times
     about its centre. People with fewer than ``min_points`` confident points are dropped (tracking lost).

@@ -1,6 +1,6 @@
 """YOLOX person detector pre/post-processing (the DWPose yolox_l.onnx contract).
 
-Facts from reference/pose.md 1.1 (DWPose onnxdet.py / comfyui_controlnet_aux cv_ox_det.py): input 1x3xSxS
+Facts from the official code (DWPose onnxdet.py / comfyui_controlnet_aux cv_ox_det.py): input 1x3xSxS
 float32 raw 0..255 pixels, letterboxed to the top-left of a canvas filled with 114; output (1, A, 85) with
 A = sum over strides 8/16/32 of (S/stride)^2 anchors, each row cx, cy, log-w, log-h, objectness, 80 class scores.
 Score = obj * class score; class-aware NMS (score > 0.1, IoU 0.45 with the "+1" pixel convention), then keep the

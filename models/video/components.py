@@ -1,6 +1,6 @@
 """The pieces of a loaded MimicMotion model and the EMBODY_VIDEO_MODEL object that carries them between nodes.
 
-``VideoComponents`` is the fixed cross-helper interface (HELPERS.md); ``VideoModel`` adds the version, the official
+``VideoComponents`` is the fixed interface the video modules share; ``VideoModel`` adds the version, the official
 fusion defaults for that version, and a hook through which the ComfyUI node places modules on the compute device
 (ComfyUI's model management), so the sampler and decoder never move modules by hand.
 """

@@ -1,8 +1,9 @@
 """Chunked temporal VAE decode of MimicMotion latents to ComfyUI IMAGE frames.
 
-As official (mimicmotion.md 1.6): latents are divided by the VAE scaling factor (0.18215; SVD's encode side applies
-none), decoded ``chunk_size`` frames at a time with ``num_frames=chunk`` for the temporal decoder (so chunk borders
-are independent decodes), mapped from -1..1 to 0..1, and frame 0 (the reference frame) is dropped afterwards.
+As official (MimicMotion pipeline decode_latents): latents are divided by the VAE scaling factor (0.18215; SVD's
+encode side applies none), decoded ``chunk_size`` frames at a time with ``num_frames=chunk`` for the temporal
+decoder (so chunk borders are independent decodes), mapped from -1..1 to 0..1, and frame 0 (the reference frame)
+is dropped afterwards.
 The VAE never moves: each decoded chunk is written once into a preallocated output tensor on ``output_device``.
 """
 

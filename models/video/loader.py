@@ -35,7 +35,7 @@ _M = TypeVar("_M", bound=nn.Module)
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
-# SVD img2vid xt scheduler/scheduler_config.json (mimicmotion.md 1.4).
+# SVD img2vid xt scheduler/scheduler_config.json, as published with the model.
 SVD_SCHEDULER_CONFIG: dict = {
     "beta_end": 0.012,
     "beta_schedule": "scaled_linear",

@@ -1,7 +1,7 @@
 """MimicMotion's PoseNet: a small conv encoder that turns a pose image into a residual for the UNet's first features.
 
-Architecture, init and parameter names follow the official module (MimicMotion, arXiv 2406.19680; see
-shared/reference/mimicmotion.md section 1.2) so the official ``pose_net.*`` weights load with ``strict=True``:
+Architecture, init and parameter names follow the official module (MimicMotion, arXiv 2406.19680;
+mimicmotion/modules/pose_net.py) so the official ``pose_net.*`` weights load with ``strict=True``:
 eight 2-D convs with SiLU after each (three of them stride 2, so a fixed 8x downsampling that matches the SVD VAE),
 a 1x1 ``final_proj`` to the UNet's first block width, and a learned scalar ``scale`` (init 2.0).
 205,557 parameters at the official width.

@@ -1,6 +1,7 @@
 """Inject PoseNet features into a stock diffusers ``UNetSpatioTemporalConditionModel``.
 
-MimicMotion's UNet differs from SVD's in one line: ``sample = conv_in(sample) + pose_latents`` (mimicmotion.md 1.3).
+MimicMotion's UNet differs from SVD's in one line: ``sample = conv_in(sample) + pose_latents``
+(its unet_spatio_temporal_condition.py).
 A forward hook on ``conv_in`` gives the same result without copying the UNet, so any diffusers version with the
 stock model works, and the hook is gone once the ``with`` block exits (also on exceptions).
 """

@@ -11,9 +11,9 @@ import json
 import sys
 from pathlib import Path
 
-DWPOSE = {"backend": "dwpose", "detector": "yolox_l.onnx", "pose_model": "dw-ll_ucoco_384.onnx", "person": "largest",
-          "max_people": 1, "detect_every": 1, "fps": 25.0, "style": "mimicmotion", "include_body": True,
-          "include_hands": True, "include_face": True}
+DWPOSE_FILES = {"detector": "yolox_l.onnx", "pose_model": "dw-ll_ucoco_384.onnx"}
+EXTRACT = {"person": "largest", "max_people": 1, "detect_every": 1, "fps": 25.0, "style": "mimicmotion",
+           "include_body": True, "include_hands": True, "include_face": True}
 RENDER = {"style": "mimicmotion", "width": 0, "height": 0, "include_body": True, "include_hands": True,
           "include_face": True, "person": -1}
 
@@ -30,7 +30,7 @@ MIMICMOTION_FILES = (
     "- `models/diffusers/stable-video-diffusion-img2vid-xt-1-1/` (vae/, image_encoder/, feature_extractor/, "
     "scheduler/) from https://huggingface.co/stabilityai/stable-video-diffusion-img2vid-xt-1-1\n"
 )
-DWPOSE_FILES = ("- `models/dwpose/yolox_l.onnx` and `models/dwpose/dw-ll_ucoco_384.onnx` from "
+DWPOSE_NOTE = ("- `models/dwpose/yolox_l.onnx` and `models/dwpose/dw-ll_ucoco_384.onnx` from "
                 "https://huggingface.co/yzd-v/DWPose\n")
 WAN_FILES = (
     "- `models/diffusion_models/wan2.2_animate_14B_bf16.safetensors` and `models/vae/wan_2.1_vae.safetensors` from "
@@ -41,23 +41,23 @@ WAN_FILES = (
 NOTES = {
     "pose_transfer": "## Pose transfer (MimicMotion)\nPut your picture as `input/reference.png` and the dance as "
     "`input/driving.mp4`, or pick your own files in the two load nodes.\n\n**Weights** (the pack never downloads "
-    "them):\n" + DWPOSE_FILES + MIMICMOTION_FILES + "\nA GPU with 16 GB or more is advised for 72-frame windows.",
+    "them):\n" + DWPOSE_NOTE + MIMICMOTION_FILES + "\nA GPU with 16 GB or more is advised for 72-frame windows.",
     "talking_body": "## Talking body\nPut your picture as `input/reference.png` and the speech as "
     "`input/speech.wav`. One **fps** node sets the motion and the video frame rate, so sound and motion stay in "
-    "sync.\n\n**Main branch** (procedural motion, no motion weights):\n" + DWPOSE_FILES + "\n**Muted: learned "
+    "sync.\n\n**Main branch** (procedural motion, no motion weights):\n" + DWPOSE_NOTE + "\n**Muted: learned "
     "motion** needs `models/embody/motion/my_motion.safetensors` (train it with Embody Train Motion Model).\n"
     "**Muted: talking person** needs the MimicMotion weights:\n" + MIMICMOTION_FILES +
     "\nSelect a muted group's nodes and press Ctrl+M to turn it on.",
     "talking_body_wan_animate": "## Talking body with Wan2.2-Animate (core)\nPut your picture as "
-    "`input/reference.png` and the speech as `input/speech.wav`.\n\n**Weights:**\n" + DWPOSE_FILES + WAN_FILES,
+    "`input/reference.png` and the speech as `input/speech.wav`.\n\n**Weights:**\n" + DWPOSE_NOTE + WAN_FILES,
     "pose_transfer_wan_animate": "## Pose transfer with Wan2.2-Animate (core)\nPut your picture as "
-    "`input/reference.png` and the dance as `input/dance.mp4`.\n\n**Weights:**\n" + DWPOSE_FILES + WAN_FILES,
+    "`input/reference.png` and the dance as `input/dance.mp4`.\n\n**Weights:**\n" + DWPOSE_NOTE + WAN_FILES,
     "talking_body_regions": "## Talking body with a region codebook (hands, face)\nPut your picture as "
-    "`input/reference.png` and the speech as `input/speech.wav`.\n\n**Weights:**\n" + DWPOSE_FILES + MIMICMOTION_FILES +
+    "`input/reference.png` and the speech as `input/speech.wav`.\n\n**Weights:**\n" + DWPOSE_NOTE + MIMICMOTION_FILES +
     "- `models/embody/codebook/my_region_codebook.safetensors`: no public codebook exists; train one with Embody "
     "Train Region Codebook (an untrained one changes nothing).\n",
     "pose_and_hand_clarity": "## Pose and hand clarity\nPut a video as `input/dance.mp4` (or pick yours in the "
-    "load node).\n\n**Weights:**\n" + DWPOSE_FILES + "\nThe hand clarity plot shows which frames have crisp "
+    "load node).\n\n**Weights:**\n" + DWPOSE_NOTE + "\nThe hand clarity plot shows which frames have crisp "
     "hands; the mask keeps only those.",
 }
 
@@ -67,9 +67,9 @@ def pose_transfer() -> dict:
         "1": node("LoadImage", "Reference image", image="reference.png"),
         "2": node("LoadVideo", "Driving video", file="driving.mp4"),
         "3": node("GetVideoComponents", "Driving frames + fps", video=["2", 0]),
-        "4": node("EmbodyPoseExtract", "Reference pose", image=["1", 0], **DWPOSE),
-        "5": node("EmbodyPoseExtract", "Driving poses (detect every 4th frame)", image=["3", 0],
-                  **{**DWPOSE, "detect_every": 4, "person": "tracked", "fps": ["3", 2]}),
+        "4": node("EmbodyPoseExtract", "Reference pose", image=["1", 0], pose_model=["15", 0], **EXTRACT),
+        "5": node("EmbodyPoseExtract", "Driving poses (detect every 4th frame)", image=["3", 0], pose_model=["15", 0],
+                  **{**EXTRACT, "detect_every": 4, "person": "tracked", "fps": ["3", 2]}),
         "6": node("EmbodyPoseAlign", "Fit driving poses to the reference body", driving=["5", 0],
                   reference=["4", 0], mode="official", fallback="largest", reference_person=0),
         "7": node("EmbodyPoseRender", "Driving pose guidance", pose=["6", 0], **RENDER),
@@ -88,13 +88,14 @@ def pose_transfer() -> dict:
         "13": node("CreateVideo", "Video at the source fps", images=["12", 0], fps=["3", 2]),
         "14": node("SaveVideo", "Save Video", video=["13", 0], filename_prefix="embody/pose_transfer",
                    format="mp4", **{"format.codec": "auto"}),
+        "15": node("EmbodyDWPoseLoader", "DWPose models (models/dwpose)", **DWPOSE_FILES),
     }
 
 
 def talking_body() -> dict:
     g = {
         "1": node("LoadImage", "Reference image", image="reference.png"),
-        "2": node("EmbodyPoseExtract", "Reference pose", image=["1", 0], **DWPOSE),
+        "2": node("EmbodyPoseExtract", "Reference pose", image=["1", 0], pose_model=["26", 0], **EXTRACT),
         "3": node("LoadAudio", "Speech", audio="speech.wav"),
         "20": node("PrimitiveFloat", "fps (motion and video)", value=25.0),
         "4": node("EmbodyAudioFeatures", "Audio features", audio=["3", 0], fps=["20", 0]),
@@ -106,10 +107,10 @@ def talking_body() -> dict:
         "8": node("SaveVideo", "Save Video", video=["7", 0], filename_prefix="embody/talking_body", format="mp4",
                   **{"format.codec": "auto"}),
         # Live without any weights: the reference photo itself moved into the talking motion (pose warp).
-        "20": node("EmbodyPoseWarp", "Pose Warp: the photo speaking (no weights)", reference_image=["1", 0],
+        "23": node("EmbodyPoseWarp", "Pose Warp: the photo speaking (no weights)", reference_image=["1", 0],
                    reference_pose=["2", 0], driving_pose=["5", 0], person=0, refine_region=True, mesh_spacing=10),
-        "21": node("CreateVideo", "Talking photo with the speech", images=["20", 0], fps=25.0, audio=["3", 0]),
-        "22": node("SaveVideo", "Save the talking photo", video=["21", 0], filename_prefix="embody/talking_photo",
+        "24": node("CreateVideo", "Talking photo with the speech", images=["23", 0], fps=["20", 0], audio=["3", 0]),
+        "25": node("SaveVideo", "Save the talking photo", video=["24", 0], filename_prefix="embody/talking_photo",
                    format="mp4", **{"format.codec": "auto"}),
         # Muted until you have trained a model (Train Motion Model node or python -m scripts.train_motion).
         "9": node("EmbodyMotionModelLoader", "Optional: your trained motion model", model_name="my_motion.safetensors"),
@@ -135,6 +136,7 @@ def talking_body() -> dict:
                    audio=["3", 0]),
         "19": node("SaveVideo", "Optional: save the person video", video=["18", 0],
                    filename_prefix="embody/talking_person", format="mp4", **{"format.codec": "auto"}),
+        "26": node("EmbodyDWPoseLoader", "DWPose models (models/dwpose)", **DWPOSE_FILES),
     }
     return g
 
@@ -144,7 +146,7 @@ def talking_body_regions() -> dict:
     return {
         "1": node("LoadImage", "Reference image", image="reference.png"),
         "2": node("EmbodyPoseExtract", "Reference pose (face and hand crops come from here)", image=["1", 0],
-                  **DWPOSE),
+                  pose_model=["20", 0], **EXTRACT),
         "3": node("LoadAudio", "Speech", audio="speech.wav"),
         "4": node("EmbodyAudioFeatures", "Audio features at 25 fps", audio=["3", 0], fps=25.0),
         "5": node("EmbodyRhythmMotion", "Rhythm Motion (procedural, no weights)", reference=["2", 0],
@@ -169,6 +171,7 @@ def talking_body_regions() -> dict:
         "13": node("CreateVideo", "Talking person with the speech", images=["12", 0], fps=25.0, audio=["3", 0]),
         "14": node("SaveVideo", "Save Video", video=["13", 0], filename_prefix="embody/talking_body_regions",
                    format="mp4", **{"format.codec": "auto"}),
+        "20": node("EmbodyDWPoseLoader", "DWPose models (models/dwpose)", **DWPOSE_FILES),
     }
 
 
@@ -176,8 +179,8 @@ def pose_and_hands() -> dict:
     return {
         "1": node("LoadVideo", "Video", file="dance.mp4"),
         "2": node("GetVideoComponents", "Frames", video=["1", 0]),
-        "3": node("EmbodyPoseExtract", "Whole-body pose with confidence", image=["2", 0],
-                  **{**DWPOSE, "detect_every": 4, "person": "tracked", "fps": ["2", 2]}),
+        "3": node("EmbodyPoseExtract", "Whole-body pose with confidence", image=["2", 0], pose_model=["11", 0],
+                  **{**EXTRACT, "detect_every": 4, "person": "tracked", "fps": ["2", 2]}),
         "4": node("EmbodyPoseSmooth", "Smooth (One Euro, confidence-aware)", pose=["3", 0], min_cutoff=1.0,
                   beta=0.05, d_cutoff=1.0, hold_below=0.3, full_above=0.8),
         "5": node("EmbodyHandClarity", "Hand clarity (std of Laplacian)", image=["2", 0], pose=["4", 0],
@@ -188,6 +191,7 @@ def pose_and_hands() -> dict:
         "9": node("EmbodyPoseToKeypoints", "POSE_KEYPOINT for controlnet_aux", pose=["5", 0], binarize=True,
                   include_body=True, include_hands=True, include_face=True, include_feet=False),
         "10": node("PreviewAny", "Keypoints JSON", source=["9", 0]),
+        "11": node("EmbodyDWPoseLoader", "DWPose models (models/dwpose)", **DWPOSE_FILES),
     }
 
 
@@ -235,7 +239,7 @@ def _wan_half(g: dict, reference: list, inputs_node: str, length: object, fps: o
 def talking_body_wan_animate() -> dict:
     g = {
         "1": node("LoadImage", "Reference image", image="reference.png"),
-        "2": node("EmbodyPoseExtract", "Reference pose", image=["1", 0], **DWPOSE),
+        "2": node("EmbodyPoseExtract", "Reference pose", image=["1", 0], pose_model=["20", 0], **EXTRACT),
         "3": node("LoadAudio", "Speech", audio="speech.wav"),
         "4": node("EmbodyAudioFeatures", "Audio features at 16 fps (Wan's rate)", audio=["3", 0], fps=16.0),
         "5": node("EmbodyRhythmMotion", "Rhythm Motion (procedural, no weights)", reference=["2", 0],
@@ -244,6 +248,7 @@ def talking_body_wan_animate() -> dict:
         "6": node("EmbodyWanAnimateInputs", "Embody Wan-Animate inputs", pose=["5", 0], **WAN_SIZE, frames=None,
                   person=0, face_scale=1.3, face_smooth=5, mask_margin=0.08, draw_hands=True, draw_head=True),
         "7": node("PreviewImage", "Pose video", images=["6", 0]),
+        "20": node("EmbodyDWPoseLoader", "DWPose models (models/dwpose)", **DWPOSE_FILES),
     }
     del g["6"]["inputs"]["frames"]
     return _wan_half(g, ["1", 0], "6", ["4", 1], 16.0, ["3", 0], "embody/talking_body_wan_animate")
@@ -254,9 +259,9 @@ def pose_transfer_wan_animate() -> dict:
         "1": node("LoadImage", "Reference image", image="reference.png"),
         "2": node("LoadVideo", "Driving video", file="dance.mp4"),
         "3": node("GetVideoComponents", "Driving frames + fps", video=["2", 0]),
-        "4": node("EmbodyPoseExtract", "Reference pose", image=["1", 0], **DWPOSE),
-        "5": node("EmbodyPoseExtract", "Driving poses (detect every 4th frame)", image=["3", 0],
-                  **{**DWPOSE, "detect_every": 4, "person": "tracked", "fps": ["3", 2]}),
+        "4": node("EmbodyPoseExtract", "Reference pose", image=["1", 0], pose_model=["20", 0], **EXTRACT),
+        "5": node("EmbodyPoseExtract", "Driving poses (detect every 4th frame)", image=["3", 0], pose_model=["20", 0],
+                  **{**EXTRACT, "detect_every": 4, "person": "tracked", "fps": ["3", 2]}),
         "6": node("EmbodyPoseSmooth", "Smooth (One Euro, confidence-aware)", pose=["5", 0], min_cutoff=1.0,
                   beta=0.05, d_cutoff=1.0, hold_below=0.3, full_above=0.8),
         "7": node("EmbodyPoseAlign", "Retarget to the reference body (bone lengths)", driving=["6", 0],
@@ -267,6 +272,7 @@ def pose_transfer_wan_animate() -> dict:
         "9": node("PreviewImage", "Pose video", images=["8", 0]),
         "10": node("PreviewImage", "Face crops", images=["8", 1]),
         "11": node("GetImageSize", "Driving length", image=["3", 0]),
+        "20": node("EmbodyDWPoseLoader", "DWPose models (models/dwpose)", **DWPOSE_FILES),
     }
     return _wan_half(g, ["1", 0], "8", ["11", 2], ["3", 2], ["3", 1], "embody/pose_transfer_wan_animate")
 
@@ -280,16 +286,18 @@ def staged(graph: dict, stages: dict[str, list[str]]) -> dict:
 
 
 STAGES = {
-    "pose_transfer": {"1 · Reference picture": ["1", "4", "8"],
+    "pose_transfer": {"1 · Reference picture": ["1", "15", "4", "8"],
                       "2 · Driving video → aligned poses": ["2", "3", "5", "6", "7"],
                       "3 · MimicMotion": ["9", "10", "11"], "4 · Video": ["12", "13", "14"]},
-    "talking_body": {"1 · Reference picture": ["1", "2"], "2 · Speech": ["3", "20", "4"],
+    "talking_body": {"1 · Reference picture": ["1", "26", "2"], "2 · Speech": ["3", "20", "4"],
                      "3 · Motion (procedural)": ["5", "6"], "4 · Pose video with sound": ["7", "8"],
+                     "5 · The photo speaking (pose warp, no weights)": ["23", "24", "25"],
                      "Optional (muted): learned motion": ["9", "10", "11", "12", "13"],
                      "Optional (muted): talking person with MimicMotion": ["14", "15", "16", "17", "18", "19"]},
-    "talking_body_regions": {"1 · Reference picture": ["1", "2", "7"], "2 · Speech → motion": ["3", "4", "5", "6", "8"],
+    "talking_body_regions": {"1 · Reference picture": ["20", "1", "2", "7"],
+                             "2 · Speech → motion": ["3", "4", "5", "6", "8"],
                              "3 · MimicMotion + region codebook": ["9", "10", "11"], "4 · Video": ["12", "13", "14"]},
-    "pose_and_hand_clarity": {"1 · Video": ["1", "2"], "2 · Pose": ["3", "4", "6", "7"], "3 · Hands": ["5", "8"],
+    "pose_and_hand_clarity": {"1 · Video": ["1", "2"], "2 · Pose": ["11", "3", "4", "6", "7"], "3 · Hands": ["5", "8"],
                               "4 · Export": ["9", "10"]},
 }
 _GRAPHS = {"pose_transfer": pose_transfer, "talking_body": talking_body, "pose_and_hand_clarity": pose_and_hands,

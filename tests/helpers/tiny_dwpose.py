@@ -1,6 +1,6 @@
 """Tiny ONNX stand-ins for DWPose's yolox_l.onnx and dw-ll_ucoco_384.onnx with planted, known outputs.
 
-They follow the official I/O contracts exactly (reference/pose.md 1.1-1.2) so the real pre/post-processing runs
+They follow the official I/O contracts exactly (DWPose onnxdet.py / onnxpose.py) so the real pre/post-processing runs
 on them, and their outputs are simple enough for tests to compute the expected keypoints by hand:
 
 Detector  images [1, 3, 640, 640] -> output [1, 8400, 85]: a constant head with the rows in DET_PLANTS planted

@@ -3,8 +3,8 @@
 tests/helpers/tiny_dwpose.py plants constant outputs (good for hand-computed expectations); these ones instead make
 every number depend on the pixels, so the letterbox, the box -> crop affine warp, the crop normalisation and the
 crop -> image mapping all change the result. They are used to compare our pipeline with the official one
-(tests/test_pose_dwpose_official.py). Same I/O contracts as yolox_l.onnx / dw-ll_ucoco_384.onnx (reference/pose.md
-1.1-1.2); only per-sample ops, so batching crops does not change any value.
+(tests/test_pose_dwpose_official.py). Same I/O contracts as yolox_l.onnx / dw-ll_ucoco_384.onnx (DWPose onnxdet.py /
+onnxpose.py); only per-sample ops, so batching crops does not change any value.
 
 Detector  images [1, 3, 640, 640] (raw 0..255 RGB) -> output [1, 8400, 85]. Per anchor, m = the mean (R, G, B) of its
 stride x stride cell (AveragePool), then one linear map plus a per-anchor bias, clamped per column:

@@ -1,6 +1,6 @@
 """Tiny random-init MimicMotion / SVD models in the official layouts, for CPU tests and test workflows.
 
-Sizes follow shared/reference/mimicmotion.md section 4 (UNet (32, 64), VAE 4 blocks of 32 so the scale factor is 8,
+Sizes are the smallest that keep the official layouts (UNet (32, 64), VAE 4 blocks of 32 so the scale factor is 8,
 CLIP hidden 32 / projection 32, 64 px images). Files are written exactly as users have them: an OrderedDict of fp16
 ``unet.*`` + ``pose_net.*`` tensors saved with torch.save, and an SVD diffusers folder without its unet/.
 """

@@ -1,4 +1,5 @@
-"""Start a real ComfyUI with this pack (via shared/tools/comfy_host.sh when present), post workflows, stop it.
+"""Start a real ComfyUI with this pack (through a helper script named by COMFY_HOST_SH, else by hand), post
+workflows, stop it.
 
 Only used by the integration tests, which skip unless COMFYUI_DIR (a ComfyUI checkout) and COMFY_PY (a python that
 runs it) are set. Everything the server writes (models, input, output, user data) lives in a temporary folder.
@@ -19,12 +20,8 @@ PACK_DIR = Path(__file__).resolve().parents[2]
 
 
 def find_host_script() -> Path | None:
-    candidates = [os.environ.get("COMFY_HOST_SH", ""), PACK_DIR.parent / "shared/tools/comfy_host.sh",
-                  Path("/work/shared/tools/comfy_host.sh")]
-    for c in candidates:
-        if c and Path(c).is_file():
-            return Path(c)
-    return None
+    script = os.environ.get("COMFY_HOST_SH", "")
+    return Path(script) if script and Path(script).is_file() else None
 
 
 class ComfyServer:

@@ -179,6 +179,7 @@ def test_bad_input_gives_a_clear_error(server: ComfyServer) -> None:
         "3": {"class_type": "EmbodyPoseExtract", "inputs": _extract_inputs(server, ["1", 0])},
         "4": {"class_type": "EmbodyHandClarity", "inputs": _clarity_inputs(server, ["2", 0], ["3", 0])},
         "5": {"class_type": "PreviewImage", "inputs": {"images": ["4", 1]}},
+        "90": DWPOSE_LOADER,
     }
     hist = server.run_prompt(prompt)
     status = hist.get("status", {})
@@ -250,10 +251,14 @@ def _defaults(server: ComfyServer, node_id: str) -> dict:
     return out
 
 
-def _extract_inputs(server: ComfyServer, image: list) -> dict:
+DWPOSE_LOADER = {"class_type": "EmbodyDWPoseLoader",
+                 "inputs": {"detector": "yolox_l.onnx", "pose_model": "dw-ll_ucoco_384.onnx"}}
+
+
+def _extract_inputs(server: ComfyServer, image: list, loader: str = "90") -> dict:
+    """Pose Extract's default inputs on ``image``, fed by the prompt's DWPose loader node ``loader``."""
     d = _defaults(server, "EmbodyPoseExtract")
-    d["image"] = image
-    d["backend"] = "dwpose"
+    d.update(image=image, pose_model=[loader, 0])
     return d
 
 
@@ -278,6 +283,7 @@ def test_interrupting_a_training_run_keeps_a_checkpoint_and_the_server_recovers(
             "audio": ["4", 0], "steps": 1_000_000, "batch_size": 2, "window": 16, "overlap": 4, "d_model": 32,
             "layers": 1, "resume": False}},
         "6": {"class_type": "PreviewImage", "inputs": {"images": ["5", 1]}},
+        "90": DWPOSE_LOADER,
     }
     body = json.dumps({"prompt": prompt}).encode()
     req = urllib.request.Request(server.base + "/prompt", data=body, headers={"Content-Type": "application/json"})
@@ -295,7 +301,8 @@ def test_interrupting_a_training_run_keeps_a_checkpoint_and_the_server_recovers(
     status = hist[prompt_id]["status"]
     assert any(m[0] == "execution_interrupted" for m in status["messages"]), status
     saved = list((server.models / "embody" / "motion").glob("interrupted_run*"))
-    assert saved, "an interrupted training run must leave its last checkpoint behind"
+    interrupted = [m[1].get("node_type") for m in status["messages"] if m[0] == "execution_interrupted"]
+    assert saved, f"an interrupted training run must leave its last checkpoint behind (interrupted in {interrupted})"
     after = server.run_prompt(json.loads((PACK_DIR / "tests" / "workflows" / "pose_api.json").read_text()))
     assert after["status"]["status_str"] == "success"
 
@@ -309,6 +316,7 @@ def test_pose_save_then_load_round_trips_and_sends_the_scrubber_preview(server: 
         "2": {"class_type": "RepeatImageBatch", "inputs": {"image": ["1", 0], "amount": 3}},
         "3": {"class_type": "EmbodyPoseExtract", "inputs": _extract_inputs(server, ["2", 0])},
         "4": {"class_type": "EmbodyPoseSave", "inputs": {"pose": ["3", 0], "filename": "poses/astronaut"}},
+        "90": DWPOSE_LOADER,
     }
     hist = server.run_prompt(save)
     assert hist.get("status", {}).get("status_str") == "success", hist.get("status")
@@ -325,7 +333,7 @@ def test_pose_save_then_load_round_trips_and_sends_the_scrubber_preview(server: 
     hist = server.run_prompt(load)
     assert hist.get("status", {}).get("status_str") == "success", hist.get("status")
     assert hist["outputs"]["1"]["embody_pose"][0]["kp"] == preview["kp"]
-    escape = {"1": save["1"], "2": save["2"], "3": save["3"],
+    escape = {"1": save["1"], "2": save["2"], "3": save["3"], "90": DWPOSE_LOADER,
               "4": {"class_type": "EmbodyPoseSave", "inputs": {"pose": ["3", 0], "filename": "../../escaped"}}}
     hist = server.run_prompt(escape)
     assert hist.get("status", {}).get("status_str") == "error"
@@ -333,6 +341,38 @@ def test_pose_save_then_load_round_trips_and_sends_the_scrubber_preview(server: 
                     if m[0] == "execution_error")
     assert "outside its folder" in text, text
     assert not (server.output.parent.parent / "escaped.npz").exists()
+
+
+def test_empty_dwpose_folder_mediapipe_graph_validates_and_dwpose_names_the_missing_file(server: ComfyServer) -> None:
+    """With models/dwpose empty: a MediaPipe graph passes ComfyUI's validation (it runs, or says how to enable
+    mediapipe), and a DWPose graph is rejected with the pack's message (file, folder, where to get it)."""
+    folder = server.models / "dwpose"
+    parked = server.root / "dwpose_parked"
+    folder.rename(parked)
+    folder.mkdir()
+    try:
+        mediapipe = {
+            "1": {"class_type": "LoadImage", "inputs": {"image": "example.png"}},
+            "2": {"class_type": "EmbodyMediaPipeLoader", "inputs": {"min_detection_confidence": 0.5}},
+            "3": {"class_type": "EmbodyPoseExtract", "inputs": _extract_inputs(server, ["1", 0], loader="2")},
+            "4": {"class_type": "PreviewImage", "inputs": {"images": ["3", 1]}},
+        }
+        hist = server.run_prompt(mediapipe)  # raises "prompt rejected" if validation failed
+        status = hist["status"]
+        if status["status_str"] != "success":
+            msgs = [m[1] for m in status["messages"] if m[0] == "execution_error"]
+            assert msgs and msgs[0]["node_type"] == "EmbodyMediaPipeLoader", msgs
+            assert "DWPose Loader" in msgs[0]["exception_message"], msgs[0]["exception_message"]
+        dwpose = {**mediapipe, "2": DWPOSE_LOADER}
+        with pytest.raises(AssertionError) as info:
+            server.run_prompt(dwpose)
+        text = str(info.value)
+        assert "prompt rejected" in text and "yolox_l.onnx" in text and "huggingface.co/yzd-v/DWPose" in text, text
+        assert str(folder) in text, text
+        assert "Value not in list" not in text, text
+    finally:
+        folder.rmdir()
+        parked.rename(folder)
 
 
 def _errors(hist: dict) -> str:
@@ -353,6 +393,7 @@ def _train_prompt(server: ComfyServer, output_name: str) -> dict:
             "audio": ["3", 0], "steps": 2, "batch_size": 1, "window": 8, "overlap": 2, "d_model": 32, "layers": 1,
             "resume": True}},
         "5": {"class_type": "PreviewImage", "inputs": {"images": ["4", 1]}},
+        "90": DWPOSE_LOADER,
     }
 
 
@@ -377,6 +418,7 @@ def test_canvas_too_large_is_refused(server: ComfyServer) -> None:
         "1": {"class_type": "LoadImage", "inputs": {"image": "too_wide.png"}},
         "2": {"class_type": "EmbodyPoseExtract", "inputs": _extract_inputs(server, ["1", 0])},
         "3": {"class_type": "PreviewImage", "inputs": {"images": ["2", 1]}},
+        "90": DWPOSE_LOADER,
     }
     text = _errors(server.run_prompt(prompt))
     assert "EmbodyPoseExtract" in text and "image is 8200x16 pixels" in text and "8192" in text, text
@@ -387,6 +429,7 @@ def test_canvas_too_large_is_refused(server: ComfyServer) -> None:
         "3": {"class_type": "EmbodyPoseRender", "inputs": {**_defaults(server, "EmbodyPoseRender"), "pose": ["2", 0],
                                                            "width": 9000, "height": 64}},
         "4": {"class_type": "PreviewImage", "inputs": {"images": ["3", 0]}},
+        "90": DWPOSE_LOADER,
     }
     with pytest.raises(AssertionError, match="400"):
         server.run_prompt(prompt)

@@ -21,6 +21,7 @@ from collections.abc import Callable
 import torch
 
 from .motion_model import MotionModelConfig, MotionTransformer, part_coordinate_index
+from .solver import check_solver, solver_step
 
 PARTS = ("face", "body", "hands")
 # Normalised residuals have unit data std; a prediction beyond this is noise, not motion.
@@ -122,14 +123,16 @@ def sample_window(
     cfg_scale: float = 2.0,
     generator: torch.Generator | None = None,
     known_values: torch.Tensor | None = None,
+    solver: str = "ddim",
 ) -> torch.Tensor:
-    """DDIM (eta=0) sampling of one window.
+    """DDIM (eta=0) or DPM-Solver++(2M) sampling of one window (see solver.py).
 
     audio: [B, F, D]; known_values: [B, K, 266] clean normalised residuals of the first K frames (outpainting) or
     None. Returns x0 [B, F, 266] (normalised residuals).
     """
     if steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}")
+    check_solver(solver)
     cfg = model.config
     batch, frames, _ = audio.shape
     dev, dtype = audio.device, audio.dtype
@@ -143,6 +146,7 @@ def sample_window(
         clean[:, :k] = known_values[:, :k].to(dev, dtype)
     timesteps = torch.linspace(cfg.train_steps - 1, 0, steps).round().long().tolist()
     x0 = x
+    prev: tuple[torch.Tensor, torch.Tensor] | None = None
     for i, t in enumerate(timesteps):
         x_in = torch.where(known[..., None], clean, x)
         x0 = _guided_x0(model, x_in, t, audio, known, cfg_scale).clamp(-X0_CLIP, X0_CLIP)
@@ -150,8 +154,8 @@ def sample_window(
         if i == len(timesteps) - 1:
             break
         ab_t, ab_next = alpha_bar[t], alpha_bar[timesteps[i + 1]]
-        eps = (x - ab_t.sqrt() * x0) / (1 - ab_t).clamp(min=1e-8).sqrt()
-        x = ab_next.sqrt() * x0 + (1 - ab_next).sqrt() * eps
+        x = solver_step(solver, x, x0, ab_t, ab_next, prev)
+        prev = (x0, ab_t)
     return x0
 
 
@@ -177,8 +181,9 @@ def sample_long(
     window: int | None = None,
     overlap: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    solver: str = "ddim",
 ) -> torch.Tensor:
-    """Temporal outpainting over audio of any length.
+    """Temporal outpainting over audio of any length (solver: "ddim" or "dpmpp_2m", see solver.py).
 
     audio: [F, D] features at the model's fps. window/overlap default to the model config; window=0 means one
     window over the whole sequence (attention memory grows as F^2). Returns normalised residuals [F, 266].
@@ -197,12 +202,15 @@ def sample_long(
             f"frame. Lower overlap or raise window (the model was trained with window {cfg.window}, overlap "
             f"{cfg.overlap}; -1 / 0 use those)."
         )
+    check_solver(solver)
     generator = torch.Generator(device="cpu").manual_seed(int(seed))
     out = audio.new_zeros(frames, cfg.motion_dim)
     plan = window_plan(frames, window, overlap)
     for i, (start, end, k) in enumerate(plan):
         known = out[start : start + k][None] if k else None
-        out[start:end] = sample_window(model, audio[None, start:end], steps, cfg_scale, generator, known)[0]
+        out[start:end] = sample_window(
+            model, audio[None, start:end], steps, cfg_scale, generator, known, solver
+        )[0]
         if progress is not None:
             progress(i + 1, len(plan))
     return out
