@@ -52,6 +52,10 @@ NOTES = {
     "`input/reference.png` and the speech as `input/speech.wav`.\n\n**Weights:**\n" + DWPOSE_NOTE + WAN_FILES,
     "pose_transfer_wan_animate": "## Pose transfer with Wan2.2-Animate (core)\nPut your picture as "
     "`input/reference.png` and the dance as `input/dance.mp4`.\n\n**Weights:**\n" + DWPOSE_NOTE + WAN_FILES,
+    "talking_body_regions": "## Talking body with a region codebook (hands, face)\nPut your picture as "
+    "`input/reference.png` and the speech as `input/speech.wav`.\n\n**Weights:**\n" + DWPOSE_NOTE + MIMICMOTION_FILES +
+    "- `models/embody/codebook/my_region_codebook.safetensors`: no public codebook exists; train one with Embody "
+    "Train Region Codebook (an untrained one changes nothing).\n",
     "pose_and_hand_clarity": "## Pose and hand clarity\nPut a video as `input/dance.mp4` (or pick yours in the "
     "load node).\n\n**Weights:**\n" + DWPOSE_NOTE + "\nThe hand clarity plot shows which frames have crisp "
     "hands; the mask keeps only those.",
@@ -315,6 +319,9 @@ STAGES = {
                      "5 · The photo speaking (pose warp, no weights)": ["23", "24", "25"],
                      "Optional (muted): learned motion": ["9", "10", "11", "12", "13"],
                      "Optional (muted): talking person with MimicMotion": ["14", "15", "16", "17", "18", "19"]},
+    "talking_body_regions": {"1 · Reference picture": ["20", "1", "2", "7"],
+                             "2 · Speech → motion": ["3", "4", "5", "6", "8"],
+                             "3 · MimicMotion + region codebook": ["9", "10", "11"], "4 · Video": ["12", "13", "14"]},
     "pose_and_hand_clarity": {"1 · Video": ["1", "2"], "2 · Pose": ["11", "3", "4", "6", "7"], "3 · Hands": ["5", "8"],
                               "4 · Export": ["9", "10"]},
 }
