@@ -11,12 +11,15 @@ import numpy as np
 import torch
 
 from ..models.io.train_state import image_tensor, output_inside
+from ..models.pose.layout import CONFIDENCE_GATE
 from ..models.video.conditioning import resize_center_crop, to_nchw
+from ..models.video.region import RegionCodebookModel
 from ..models.video.region_train.data import RegionDataset, build_region_dataset, clip_from_arrays
 from ..models.video.region_train.losses import LossConfig
 from ..models.video.region_train.trainer import RegionTrainConfig, train_region_codebook
 from ._api import CATEGORY, EmbodyPose, EmbodyRegionCodebook, EmbodyVideoModel, io
 from .paths import list_files, register_model_folders, resolve
+from .region import attach_model_management
 
 
 def _interrupt_check() -> None:
@@ -124,7 +127,10 @@ class EmbodyTrainRegionCodebook(io.ComfyNode):
         result = train_region_codebook(comps, dataset, out_path, overrides, tc, resume=resume,
                                        progress=lambda s, total, log: bar.update_absolute(s, total),
                                        check_interrupt=_interrupt_check)
-        return io.NodeOutput(result.codebook.cpu(), image_tensor(result.report_png), out_path)
+        # The same wrapper the loader gives (a ModelPatcher that loads with the UNet), so the trained codebook can go
+        # straight into Embody Sampler's codebook input.
+        model = attach_model_management(RegionCodebookModel(result.codebook.cpu(), os.path.basename(out_path)))
+        return io.NodeOutput(model, image_tensor(result.report_png), out_path)
 
 
 def _dataset_from_inputs(comps, frames: torch.Tensor, pose, size: tuple[int, int], device: torch.device,
@@ -140,7 +146,7 @@ def _dataset_from_inputs(comps, frames: torch.Tensor, pose, size: tuple[int, int
     kp = _recrop(pose.keypoints[:, 0], pose.canvas, size)
     clarity = (frame_scores(pose.hand_clarity[:, :1], "max") if pose.hand_clarity is not None
                else np.full(pose.num_frames, np.nan, np.float32))
-    clip = clip_from_arrays(comps, px, kp, clarity, device, "frames input", 0.3, min_hand_clarity)
+    clip = clip_from_arrays(comps, px, kp, clarity, device, "frames input", CONFIDENCE_GATE, min_hand_clarity)
     return RegionDataset([clip], size)
 
 
