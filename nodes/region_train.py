@@ -10,15 +10,17 @@ import folder_paths
 import numpy as np
 import torch
 
+from ..models.io.safe_paths import resolve_inside
 from ..models.io.train_state import image_tensor, output_inside
+from ..models.pose.backend import PoseModel
 from ..models.pose.layout import CONFIDENCE_GATE
 from ..models.video.conditioning import resize_center_crop, to_nchw
 from ..models.video.region import RegionCodebookModel
 from ..models.video.region_train.data import RegionDataset, build_region_dataset, clip_from_arrays
 from ..models.video.region_train.losses import LossConfig
 from ..models.video.region_train.trainer import RegionTrainConfig, train_region_codebook
-from ._api import CATEGORY, EmbodyPose, EmbodyRegionCodebook, EmbodyVideoModel, io
-from .paths import list_files, register_model_folders, resolve
+from ._api import CATEGORY, EmbodyPose, EmbodyPoseModel, EmbodyRegionCodebook, EmbodyVideoModel, io
+from .paths import register_model_folders
 from .region import attach_model_management
 
 
@@ -35,7 +37,8 @@ class EmbodyTrainRegionCodebook(io.ComfyNode):
             category=f"{CATEGORY}/video",
             description="Trains a region codebook (CyberHost's face and hand Region Attention Modules, their masks, "
             "the hand clarity and body movement conditions) for the loaded MimicMotion UNet, which stays frozen, on "
-            "your own footage: a folder of videos (poses found with DWPose) or frames + their pose. No public "
+            "your own footage: a folder of videos (poses found with the connected pose model) or frames + their "
+            "pose. No public "
             "codebook exists, and an untrained one changes nothing: train one here. Saves to "
             "models/embody/codebook, resumes from the last checkpoint, and shows the loss curve. Needs a GPU for "
             "real sizes (see the README's training section).",
@@ -51,10 +54,9 @@ class EmbodyTrainRegionCodebook(io.ComfyNode):
                                "is given (with their pose)."),
                 EmbodyPose.Input("pose", optional=True, tooltip="The pose of those frames (one frame per image; "
                                  "with hand clarity if scored)."),
-                io.Combo.Input("det_model", options=list_files("dwpose"), optional=True,
-                               tooltip="DWPose detector (yolox_l.onnx), for the video folder."),
-                io.Combo.Input("pose_model", options=list_files("dwpose"), optional=True,
-                               tooltip="DWPose pose model (dw-ll_ucoco_384.onnx), for the video folder."),
+                EmbodyPoseModel.Input("pose_model", optional=True,
+                                      tooltip="The pose detector for the video folder: connect Embody DWPose Loader "
+                                      "(or Embody MediaPipe Loader). Not needed for frames + pose."),
                 io.Int.Input("width", default=512, min=64, max=2048, step=64, tooltip="Training width (multiple of "
                              "64); frames are resized and centre-cropped to it."),
                 io.Int.Input("height", default=512, min=64, max=2048, step=64, tooltip="Training height."),
@@ -94,7 +96,7 @@ class EmbodyTrainRegionCodebook(io.ComfyNode):
     @classmethod
     def execute(cls, video_model, output_name, width, height, fps, clip_frames, steps, batch_size, grad_accum,
                 learning_rate, dim, bf16, gradient_checkpointing, lora_rank, region_weight, hand_amplification,
-                min_hand_clarity, resume, seed, videos_folder="", frames=None, pose=None, det_model=None,
+                min_hand_clarity, resume, seed, videos_folder="", frames=None, pose=None,
                 pose_model=None) -> io.NodeOutput:
         register_model_folders()
         out_path = output_inside(folder_paths.get_folder_paths("embody_codebook")[0], output_name)
@@ -102,15 +104,16 @@ class EmbodyTrainRegionCodebook(io.ComfyNode):
         size = (int(height), int(width))
         device = video_model.prepare(["vae"])
         if videos_folder.strip():
-            if not det_model or not pose_model:
-                raise ValueError("training from a video folder needs det_model and pose_model (DWPose files)")
-            from ..models.pose.dwpose import DWPoseBackend
-
-            backend = DWPoseBackend(resolve("dwpose", det_model), resolve("dwpose", pose_model))
+            if not isinstance(pose_model, PoseModel):
+                raise ValueError("pose_model: training from a video folder needs a pose detector; connect an Embody "
+                                 "DWPose Loader (or Embody MediaPipe Loader) to pose_model")
+            # The cache lives in output/ (never inside the user's videos folder), like the motion trainer's.
+            cache = str(resolve_inside(folder_paths.get_output_directory(), "embody_cache", input_name="cache"))
+            backend = pose_model.create()
             try:
                 folder = videos_folder.strip()
-                dataset = build_region_dataset(folder, comps, backend, size, fps, os.path.join(folder, ".embody_cache"),
-                                               device, 0.3, min_hand_clarity, progress=lambda n: _interrupt_check())
+                dataset = build_region_dataset(folder, comps, backend, size, fps, cache, device, CONFIDENCE_GATE,
+                                               min_hand_clarity, progress=lambda n: _interrupt_check())
             finally:
                 backend.close()
         elif frames is not None and pose is not None:

@@ -56,6 +56,10 @@ NOTES = {
     "`input/reference.png` and the speech as `input/speech.wav`.\n\n**Weights:**\n" + DWPOSE_NOTE + MIMICMOTION_FILES +
     "- `models/embody/codebook/my_region_codebook.safetensors`: no public codebook exists; train one with Embody "
     "Train Region Codebook (an untrained one changes nothing).\n",
+    "train_region_codebook": "## Train a region codebook (hands, face)\nPut a video of the person as "
+    "`input/person.mp4`. Training needs a GPU at real sizes (README: training a region codebook); no public codebook "
+    "exists, and the result goes to `models/embody/codebook/my_codebook.safetensors`.\n\n**Weights:**\n" +
+    DWPOSE_NOTE + MIMICMOTION_FILES,
     "pose_and_hand_clarity": "## Pose and hand clarity\nPut a video as `input/dance.mp4` (or pick yours in the "
     "load node).\n\n**Weights:**\n" + DWPOSE_NOTE + "\nThe hand clarity plot shows which frames have crisp "
     "hands; the mask keeps only those.",

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ...pose.layout import CONFIDENCE_GATE
 from ..components import VideoComponents
 from ..conditioning import resize_center_crop
 from .regions import confident_hand_mask, hand_heatmaps, movement_box_map, region_masks
@@ -166,7 +167,7 @@ def usable(keypoints: np.ndarray, clarity: np.ndarray, min_body_confidence: floa
 
 
 def clip_from_arrays(components: VideoComponents, frames: torch.Tensor, keypoints: np.ndarray, clarity: np.ndarray,
-                     device: torch.device | str, name: str = "clip", min_body_confidence: float = 0.3,
+                     device: torch.device | str, name: str = "clip", min_body_confidence: float = CONFIDENCE_GATE,
                      min_hand_clarity: float = 0.0, latents: torch.Tensor | None = None) -> RegionClip:
     """frames float [F, 3, H, W] 0..1 at the training size; keypoints [F, 133, 3] normalised to those frames;
     clarity [F] (NaN = unknown)."""
@@ -239,7 +240,7 @@ def extract_video_clip(path: str, components: VideoComponents, backend: Any, siz
 
 def build_region_dataset(folder: str, components: VideoComponents, backend: Any, size: tuple[int, int],
                          fps: float = 25.0, cache_dir: str | None = None, device: torch.device | str = "cpu",
-                         min_body_confidence: float = 0.3, min_hand_clarity: float = 0.0,
+                         min_body_confidence: float = CONFIDENCE_GATE, min_hand_clarity: float = 0.0,
                          progress: Callable[[int], None] | None = None) -> RegionDataset:
     """Every video in ``folder`` (sorted, non-recursive) -> RegionDataset at ``size`` = (H, W)."""
     from ...audio.learned.dataset import VIDEO_EXTENSIONS
