@@ -274,12 +274,15 @@ def talking_body_wan_animate() -> dict:
         "5": node("EmbodyRhythmMotion", "Rhythm Motion (procedural, no weights)", reference=["2", 0],
                   features=["4", 0], seed=0, intensity=1.0, gesture_amount=1.0, nod_amount=1.0, box_enlarge=1.25,
                   person=0),
-        "6": node("EmbodyWanAnimateInputs", "Embody Wan-Animate inputs", pose=["5", 0], **WAN_SIZE, frames=None,
+        # The photo itself moved into the talking motion (weight-free pose warp): Wan-Animate's face video is cut
+        # from these frames, so the face crops show the mouth opening with the speech.
+        "8": node("EmbodyPoseWarp", "Pose Warp: the photo speaking (face video source)", reference_image=["1", 0],
+                  reference_pose=["2", 0], driving_pose=["5", 0], person=0, refine_region=True, mesh_spacing=10),
+        "6": node("EmbodyWanAnimateInputs", "Embody Wan-Animate inputs", pose=["5", 0], **WAN_SIZE, frames=["8", 0],
                   person=0, face_scale=1.3, face_smooth=5, mask_margin=0.08, draw_hands=True, draw_head=True),
         "7": node("PreviewImage", "Pose video", images=["6", 0]),
         "20": node("EmbodyDWPoseLoader", "DWPose models (models/dwpose)", **DWPOSE_FILES),
     }
-    del g["6"]["inputs"]["frames"]
     return _wan_half(g, ["1", 0], "6", ["4", 1], 16.0, ["3", 0], "embody/talking_body_wan_animate")
 
 

@@ -483,16 +483,19 @@ def test_wan_animate_example_embody_half_runs(server: ComfyServer, name: str) ->
 
     node = next(k for k, v in graph.items() if v["class_type"] == "EmbodyWanAnimateInputs")
     temp = Path(os.environ["COMFYUI_DIR"]) / "temp"  # PreviewImage writes to ComfyUI's temp folder
-    sizes = {}
+    sizes, spread = {}, {}
     for key, v in graph.items():
         if v["class_type"] == "PreviewImage" and key in hist["outputs"]:
             img = hist["outputs"][key]["images"][0]
             with Image.open(temp / img.get("subfolder", "") / img["filename"]) as im:
                 sizes[tuple(v["inputs"]["images"])] = im.size
+                spread[tuple(v["inputs"]["images"])] = float(np.asarray(im.convert("L"), np.float32).std())
     assert sizes[(node, 0)] == (832, 480)  # pose video at the Wan size
     assert sizes[("900", 0)] == (832, 480)  # person mask
     if (node, 1) in sizes:
         assert sizes[(node, 1)] == (512, 512)  # face crops
+    if name == "talking_body_wan_animate":  # face crops cut from the pose-warped photo, not a flat grey fill
+        assert spread[(node, 1)] > 10, spread
 
 
 def test_interrupting_region_codebook_training_keeps_a_checkpoint(server: ComfyServer) -> None:
