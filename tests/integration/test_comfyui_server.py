@@ -468,6 +468,7 @@ def _embody_half(graph: dict) -> dict:
     half = {k: graph[k] for k in keep}
     half["900"] = {"class_type": "MaskToImage", "inputs": {"mask": [start[0], 2]}}
     half["901"] = {"class_type": "PreviewImage", "inputs": {"images": ["900", 0]}}
+    half["902"] = {"class_type": "PreviewImage", "inputs": {"images": [start[0], 1]}}  # the face crops
     return half
 
 
@@ -492,8 +493,7 @@ def test_wan_animate_example_embody_half_runs(server: ComfyServer, name: str) ->
                 spread[tuple(v["inputs"]["images"])] = float(np.asarray(im.convert("L"), np.float32).std())
     assert sizes[(node, 0)] == (832, 480)  # pose video at the Wan size
     assert sizes[("900", 0)] == (832, 480)  # person mask
-    if (node, 1) in sizes:
-        assert sizes[(node, 1)] == (512, 512)  # face crops
+    assert sizes[(node, 1)] == (512, 512)  # face crops
     if name == "talking_body_wan_animate":  # face crops cut from the pose-warped photo, not a flat grey fill
         assert spread[(node, 1)] > 10, spread
 
