@@ -57,23 +57,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from models.pose.backend import make_pose_backend
     from models.video.loader import load_video_components
     from models.video.region_train.data import build_region_dataset
     from models.video.region_train.trainer import RegionTrainConfig, train_region_codebook
-    from scripts.train_motion import make_backend
 
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     device = torch.device("cpu" if args.cpu or not torch.cuda.is_available() else "cuda")
     components = load_video_components(args.mimicmotion, args.svd, DTYPES[args.dtype])
-    backend = make_backend(args.backend, args.det_model, args.pose_model)
+    backend = make_pose_backend(args.backend, args.det_model, args.pose_model)
     cache = args.cache or os.path.join(args.videos, ".embody_cache")
     components.vae.to(device)
     try:
         dataset = build_region_dataset(args.videos, components, backend, (args.height, args.width), args.fps, cache,
                                        device, args.min_body_confidence, args.min_hand_clarity)
     finally:
-        backend.close()  # type: ignore[attr-defined]
+        backend.close()
     overrides = {"spatial_tokens": args.spatial_tokens, "temporal_tokens": args.temporal_tokens}
     if args.dim:
         overrides["dim"] = args.dim

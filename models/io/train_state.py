@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from safetensors import safe_open
@@ -55,10 +55,12 @@ def save_state(path: str, weights: dict[str, torch.Tensor], optimizer: torch.opt
     os.replace(f"{path}.tmp", path)
 
 
-def load_state(path: str, optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], str, int]:
+def load_state(path: str, optimizer: torch.optim.Optimizer,
+               check_config: Callable[[str], None] | None = None) -> tuple[dict[str, torch.Tensor], str, int]:
     """Read a state file: (weights without the ``model.`` prefix, config JSON, step); loads the optimiser state.
 
-    The caller compares the config with its own and loads the weights (so it can name what differs)."""
+    The caller compares the config with its own and loads the weights (so it can name what differs); pass
+    ``check_config`` to do that before the optimiser state is touched (a different model would fail there first)."""
     from .weight_file import check_weight_file
 
     check_weight_file(path, "an Embody training state; delete it to start over")
@@ -70,6 +72,8 @@ def load_state(path: str, optimizer: torch.optim.Optimizer) -> tuple[dict[str, t
         raise ValueError(f"training state {path} is unreadable ({exc}); delete it to start over") from exc
     if "config" not in meta or "step" not in meta:
         raise ValueError(f"training state {path} has no config/step metadata; delete it to start over")
+    if check_config is not None:
+        check_config(meta["config"])
     state: dict[int, dict] = {}
     for key, value in tensors.items():
         if key.startswith("opt."):

@@ -7,7 +7,6 @@ with DDP. Beside the output file it writes ``<stem>.state.safetensors``
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -16,11 +15,10 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
-from safetensors import safe_open
-from safetensors.torch import save_file
 
 from ...io.safe_paths import resolve_inside
-from ...io.weight_file import check_weight_file
+from ...io.train_state import load_state, read_loss_log, save_state, side_paths, write_loss_log
+from ...io.train_state import plot_losses as plot_loss_curve
 from .dataset import MotionDataset
 from .diffusion import diffusion_loss
 from .model_file import save_motion_model
@@ -54,11 +52,6 @@ class TrainResult:
     report_png: str | None
 
 
-def side_paths(out_path: str) -> dict[str, str]:
-    stem = out_path[: -len(".safetensors")] if out_path.endswith(".safetensors") else out_path
-    return {"state": f"{stem}.state.safetensors", "log": f"{stem}.loss.json", "png": f"{stem}.loss.png"}
-
-
 def checked_paths(out_path: str, root: str | None, input_name: str = "output_name") -> tuple[str, dict[str, str]]:
     """The model path and its side files; with ``root``, each (and its .tmp) must resolve inside ``root``.
 
@@ -77,59 +70,22 @@ def checked_paths(out_path: str, root: str | None, input_name: str = "output_nam
 
 
 def _save_state(path: str, model: MotionTransformer, optimizer: torch.optim.Optimizer, step: int) -> None:
-    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    opt = optimizer.state_dict()
-    for idx, state in opt["state"].items():
-        for name, value in state.items():
-            tensors[f"opt.{idx}.{name}"] = torch.as_tensor(value).detach().cpu().contiguous()
-    meta = {"config": model.config.to_json(), "step": str(step), "param_groups": json.dumps(opt["param_groups"])}
-    save_file(tensors, f"{path}.tmp", metadata=meta)
-    os.replace(f"{path}.tmp", path)
+    save_state(path, model.state_dict(), optimizer, step, model.config.to_json())
 
 
 def _load_state(path: str, model: MotionTransformer, optimizer: torch.optim.Optimizer) -> int:
-    check_weight_file(path, "an Embody training state; delete it to start over")
-    try:
-        with safe_open(path, framework="pt") as f:
-            meta = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
-    except Exception as exc:
-        raise ValueError(f"training state {path} is unreadable ({exc}); delete it to start over") from exc
-    if MotionModelConfig.from_json(meta["config"]) != model.config:
-        raise ValueError(f"training state {path} is for a different model config; delete it or use another --out")
-    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-    state: dict[int, dict] = {}
-    for key, value in tensors.items():
-        if key.startswith("opt."):
-            _, idx, name = key.split(".", 2)
-            state.setdefault(int(idx), {})[name] = value
-    optimizer.load_state_dict({"state": state, "param_groups": json.loads(meta["param_groups"])})
-    return int(meta["step"])
+    def same_config(config_json: str) -> None:
+        if MotionModelConfig.from_json(config_json) != model.config:
+            raise ValueError(f"training state {path} is for a different model config; delete it or use another --out")
+
+    weights, _, step = load_state(path, optimizer, check_config=same_config)
+    model.load_state_dict(weights)
+    return step
 
 
 def plot_losses(losses: list[dict], path: str) -> str | None:
     """Loss curve PNG (total and per part, log scale); None if matplotlib is missing."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        logger.warning("matplotlib is not installed; no loss curve written")
-        return None
-    steps = [e["step"] for e in losses]
-    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
-    for key in ("loss", "x0_face", "x0_body", "x0_hands"):
-        ax.plot(steps, [e[key] for e in losses], label=key, linewidth=2 if key == "loss" else 1)
-    ax.set_yscale("log")
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss")
-    ax.set_title("Embody motion model training")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return plot_loss_curve(losses, path, ("loss", "x0_face", "x0_body", "x0_hands"), "Embody motion model training")
 
 
 def train_motion_model(
@@ -184,9 +140,7 @@ def _train(
     step, losses = 0, []
     if resume and os.path.isfile(paths["state"]):
         step = _load_state(paths["state"], model, optimizer)
-        if os.path.isfile(paths["log"]):
-            with open(paths["log"]) as f:
-                losses = [e for e in json.load(f)["losses"] if e["step"] <= step]
+        losses = read_loss_log(paths["log"], step)
         logger.info("resuming %s from step %d", paths["state"], step)
     start = step
     scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -203,8 +157,7 @@ def _train(
         if accelerator.is_main_process:
             inner = accelerator.unwrap_model(model)
             _save_state(paths["state"], inner, optimizer, step)
-            with open(paths["log"], "w") as f:
-                json.dump({"losses": losses, "train": asdict(tc)}, f)
+            write_loss_log(paths["log"], losses, asdict(tc))
 
     started = time.perf_counter()
     model.train()
