@@ -5,17 +5,14 @@ the training size (torch.utils.flop_counter on the meta device: matmuls, convolu
 activation memory kept for the backward pass from the saved tensors of a forward on the meta device (with and
 without diffusers' gradient checkpointing). Prints a Markdown table; README's training section quotes it.
 
-Run: python benchmarks/region_train_cost.py [--frames 16 --size 512]
+Run from the pack folder: python -m benchmarks.region_train_cost [--frames 16 --size 512]
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 
 import torch
-
-sys.path.insert(0, ".")
 
 
 def saved_bytes(fn) -> int:  # type: ignore[no-untyped-def]
