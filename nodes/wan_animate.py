@@ -8,6 +8,7 @@ import comfy.model_management
 import comfy.utils
 import torch
 
+from ..models.pose.types import MAX_CANVAS_SIDE
 from ..models.pose.wananimate_inputs import FACE_SIZE, wan_animate_inputs
 from ._api import CATEGORY, EmbodyPose, io
 
@@ -28,10 +29,11 @@ class EmbodyWanAnimateInputs(io.ComfyNode):
             inputs=[
                 EmbodyPose.Input("pose", tooltip="Pose sequence (Embody Pose Extract / Align / Smooth, or Embody "
                                  "audio motion)."),
-                io.Int.Input("width", default=832, min=16, max=8192, step=16, tooltip="Video width: the same as "
-                             "WanAnimateToVideo's width. The pose canvas is centre-cropped to this aspect."),
-                io.Int.Input("height", default=480, min=16, max=8192, step=16, tooltip="Video height: the same as "
-                             "WanAnimateToVideo's height."),
+                io.Int.Input("width", default=832, min=16, max=MAX_CANVAS_SIDE, step=16,
+                             tooltip="Video width: the same as WanAnimateToVideo's width. The pose canvas is "
+                             "centre-cropped to this aspect."),
+                io.Int.Input("height", default=480, min=16, max=MAX_CANVAS_SIDE, step=16,
+                             tooltip="Video height: the same as WanAnimateToVideo's height."),
                 io.Image.Input("frames", optional=True, tooltip="The images the pose belongs to (driving video, or "
                                "Embody Pose Warp's frames for speech-driven poses); the face crops are cut from "
                                "them. Without them face_video is mid-grey (Wan-Animate then gets no expression)."),
