@@ -14,16 +14,6 @@ from tests.helpers.tiny_codebook import tiny_codebook
 FUSION = FusionSchedule(4, 2)  # 7 frames -> 3 overlapping windows
 
 
-@pytest.fixture(scope="module")
-def frames():
-    g = torch.Generator().manual_seed(0)
-    ref = torch.rand(1, 3, 64, 64, generator=g)
-    poses = torch.zeros(7, 3, 64, 64)
-    for f in range(7):
-        poses[f, :, 20 + 2 * f : 30 + 2 * f, 10:40] = 1.0
-    return ref, poses
-
-
 def run(comps, frames, regions=None, **kw):
     settings = SamplerSettings(**{"steps": 2, "seed": 5, **kw})
     return sample_video(comps, *frames, fusion=FUSION, settings=settings, regions=regions)

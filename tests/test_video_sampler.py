@@ -12,17 +12,6 @@ from models.video.conditioning import prepare_frames, resize_center_crop, to_nch
 from models.video.fusion import FusionSchedule
 from models.video.sampler import SamplerSettings, sample_video
 
-
-@pytest.fixture(scope="module")
-def frames():
-    g = torch.Generator().manual_seed(0)
-    ref = torch.rand(1, 3, 64, 64, generator=g)
-    poses = torch.zeros(7, 3, 64, 64)
-    for f in range(7):
-        poses[f, :, 20 + 2 * f : 30 + 2 * f, 10:40] = 1.0
-    return ref, poses
-
-
 FUSION = FusionSchedule(4, 2)  # 7 frames -> [0,1,2,3], [0,3,4,5], tail [0,4,5,6]
 
 

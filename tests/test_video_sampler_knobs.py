@@ -10,23 +10,12 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-import pytest
 import torch
 
 from models.video.fusion import FusionSchedule, window_indices
 from models.video.sampler import SamplerSettings, sample_video
 
 FUSION = FusionSchedule(4, 2)  # 7 frames -> 3 windows
-
-
-@pytest.fixture(scope="module")
-def frames():
-    g = torch.Generator().manual_seed(0)
-    ref = torch.rand(1, 3, 64, 64, generator=g)
-    poses = torch.zeros(7, 3, 64, 64)
-    for f in range(7):
-        poses[f, :, 20 + 2 * f : 30 + 2 * f, 10:40] = 1.0
-    return ref, poses
 
 
 @contextmanager
