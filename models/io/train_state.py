@@ -34,11 +34,21 @@ def output_inside(folder: str, name: str, default: str = "my_codebook") -> str:
     if not name.endswith(".safetensors"):
         name += ".safetensors"
     path = str(resolve_inside(folder, name, input_name="output_name"))
-    root = os.path.realpath(folder)
-    for side in (path, *side_paths(path).values()):
-        for candidate in (side, f"{side}.tmp"):
-            resolve_inside(root, os.path.relpath(candidate, root), input_name="output_name")
+    check_side_files_inside(folder, path, "output_name")
     return path
+
+
+def check_side_files_inside(folder: str, path: str, input_name: str) -> dict[str, str]:
+    """The side files of ``path`` (see :func:`side_paths`); each, with ``path`` and their .tmp files, must resolve
+    inside ``folder`` (a symbolic link out of it is refused too), else a ValueError naming ``input_name``."""
+    from .safe_paths import resolve_inside
+
+    root = os.path.realpath(folder)
+    sides = side_paths(path)
+    for side in (path, *sides.values()):
+        for candidate in (side, f"{side}.tmp"):
+            resolve_inside(root, os.path.relpath(candidate, root), input_name=input_name)
+    return sides
 
 
 def save_state(path: str, weights: dict[str, torch.Tensor], optimizer: torch.optim.Optimizer, step: int,

@@ -17,7 +17,14 @@ import numpy as np
 import torch
 
 from ...io.safe_paths import resolve_inside
-from ...io.train_state import load_state, read_loss_log, save_state, side_paths, write_loss_log
+from ...io.train_state import (
+    check_side_files_inside,
+    load_state,
+    read_loss_log,
+    save_state,
+    side_paths,
+    write_loss_log,
+)
 from ...io.train_state import plot_losses as plot_loss_curve
 from .dataset import MotionDataset
 from .diffusion import diffusion_loss
@@ -62,11 +69,7 @@ def checked_paths(out_path: str, root: str | None, input_name: str = "output_nam
         return out_path, side_paths(out_path)
     rel = os.path.relpath(out_path, root) if os.path.isabs(out_path) else out_path
     model = str(resolve_inside(root, rel, input_name=input_name))
-    sides = side_paths(model)
-    for path in (model, *sides.values()):
-        for candidate in (path, f"{path}.tmp"):
-            resolve_inside(root, os.path.relpath(candidate, os.path.realpath(root)), input_name=input_name)
-    return model, sides
+    return model, check_side_files_inside(root, model, input_name)
 
 
 def _save_state(path: str, model: MotionTransformer, optimizer: torch.optim.Optimizer, step: int) -> None:
