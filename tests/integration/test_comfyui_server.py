@@ -268,10 +268,31 @@ def _clarity_inputs(server: ComfyServer, image: list, pose: list) -> dict:
     return d
 
 
-def test_interrupting_a_training_run_keeps_a_checkpoint_and_the_server_recovers(server: ComfyServer) -> None:
-    """Interrupt mid-run: the run stops as interrupted, its last state is saved, and the next prompt works."""
+def _run_then_interrupt(server: ComfyServer, prompt: dict, train_s: float, wait_s: float) -> dict:
+    """Queue ``prompt``, let it run ``train_s`` seconds once the queue is busy, POST /interrupt, and return the
+    prompt's history status (waiting up to ``wait_s`` for each phase)."""
     import time
     import urllib.request
+
+    body = json.dumps({"prompt": prompt}).encode()
+    req = urllib.request.Request(server.base + "/prompt", data=body, headers={"Content-Type": "application/json"})
+    prompt_id = json.load(urllib.request.urlopen(req, timeout=60))["prompt_id"]
+    deadline = time.time() + wait_s
+    while time.time() < deadline and not server.get("/queue")["queue_running"]:
+        time.sleep(0.2)
+    time.sleep(train_s)  # let it train for a while
+    urllib.request.urlopen(urllib.request.Request(server.base + "/interrupt", data=b"", method="POST"), timeout=30)
+    hist: dict = {}
+    while time.time() < deadline + wait_s:
+        hist = server.get(f"/history/{prompt_id}")
+        if prompt_id in hist:
+            break
+        time.sleep(0.5)
+    return hist[prompt_id]["status"]
+
+
+def test_interrupting_a_training_run_keeps_a_checkpoint_and_the_server_recovers(server: ComfyServer) -> None:
+    """Interrupt mid-run: the run stops as interrupted, its last state is saved, and the next prompt works."""
 
     prompt = {
         "1": {"class_type": "LoadImage", "inputs": {"image": "example.png"}},
@@ -285,20 +306,7 @@ def test_interrupting_a_training_run_keeps_a_checkpoint_and_the_server_recovers(
         "6": {"class_type": "PreviewImage", "inputs": {"images": ["5", 1]}},
         "90": DWPOSE_LOADER,
     }
-    body = json.dumps({"prompt": prompt}).encode()
-    req = urllib.request.Request(server.base + "/prompt", data=body, headers={"Content-Type": "application/json"})
-    prompt_id = json.load(urllib.request.urlopen(req, timeout=60))["prompt_id"]
-    deadline = time.time() + 120
-    while time.time() < deadline and not server.get("/queue")["queue_running"]:
-        time.sleep(0.2)
-    time.sleep(8)  # let it train for a while
-    urllib.request.urlopen(urllib.request.Request(server.base + "/interrupt", data=b"", method="POST"), timeout=30)
-    while time.time() < deadline + 120:
-        hist = server.get(f"/history/{prompt_id}")
-        if prompt_id in hist:
-            break
-        time.sleep(0.5)
-    status = hist[prompt_id]["status"]
+    status = _run_then_interrupt(server, prompt, train_s=8, wait_s=120)
     assert any(m[0] == "execution_interrupted" for m in status["messages"]), status
     saved = list((server.models / "embody" / "motion").glob("interrupted_run*"))
     interrupted = [m[1].get("node_type") for m in status["messages"] if m[0] == "execution_interrupted"]
@@ -500,27 +508,12 @@ def test_wan_animate_example_embody_half_runs(server: ComfyServer, name: str) ->
 
 def test_interrupting_region_codebook_training_keeps_a_checkpoint(server: ComfyServer) -> None:
     """Embody Train Region Codebook: interrupted mid-run, it stops as interrupted and leaves its training state."""
-    import time
-    import urllib.request
 
     prompt = json.loads((PACK_DIR / "tests" / "workflows" / "train_region_codebook_api.json").read_text())
     prompt = {k: v for k, v in prompt.items() if not k.startswith("_")}
     prompt["6"]["inputs"].update(output_name="interrupted_codebook", steps=1_000_000)
-    body = json.dumps({"prompt": prompt}).encode()
-    req = urllib.request.Request(server.base + "/prompt", data=body, headers={"Content-Type": "application/json"})
-    prompt_id = json.load(urllib.request.urlopen(req, timeout=60))["prompt_id"]
-    deadline = time.time() + 240
     state = server.models / "embody" / "codebook" / "interrupted_codebook.state.safetensors"
-    while time.time() < deadline and not server.get("/queue")["queue_running"]:
-        time.sleep(0.2)
-    time.sleep(15)  # let it train for a while
-    urllib.request.urlopen(urllib.request.Request(server.base + "/interrupt", data=b"", method="POST"), timeout=30)
-    while time.time() < deadline + 240:
-        hist = server.get(f"/history/{prompt_id}")
-        if prompt_id in hist:
-            break
-        time.sleep(0.5)
-    status = hist[prompt_id]["status"]
+    status = _run_then_interrupt(server, prompt, train_s=15, wait_s=240)
     assert any(m[0] == "execution_interrupted" for m in status["messages"]), status
     assert state.is_file(), "an interrupted training run must leave its last checkpoint behind"
     after = server.run_prompt(json.loads((PACK_DIR / "tests" / "workflows" / "pose_api.json").read_text()))
