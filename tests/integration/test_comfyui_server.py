@@ -293,7 +293,6 @@ def _run_then_interrupt(server: ComfyServer, prompt: dict, train_s: float, wait_
 
 def test_interrupting_a_training_run_keeps_a_checkpoint_and_the_server_recovers(server: ComfyServer) -> None:
     """Interrupt mid-run: the run stops as interrupted, its last state is saved, and the next prompt works."""
-
     prompt = {
         "1": {"class_type": "LoadImage", "inputs": {"image": "example.png"}},
         "2": {"class_type": "RepeatImageBatch", "inputs": {"image": ["1", 0], "amount": 90}},
@@ -508,7 +507,6 @@ def test_wan_animate_example_embody_half_runs(server: ComfyServer, name: str) ->
 
 def test_interrupting_region_codebook_training_keeps_a_checkpoint(server: ComfyServer) -> None:
     """Embody Train Region Codebook: interrupted mid-run, it stops as interrupted and leaves its training state."""
-
     prompt = json.loads((PACK_DIR / "tests" / "workflows" / "train_region_codebook_api.json").read_text())
     prompt = {k: v for k, v in prompt.items() if not k.startswith("_")}
     prompt["6"]["inputs"].update(output_name="interrupted_codebook", steps=1_000_000)
