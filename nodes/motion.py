@@ -151,7 +151,8 @@ class EmbodyTrainMotionModel(io.ComfyNode):
                 io.Int.Input("batch_size", default=16, min=1, max=1024, tooltip="Clips per step."),
                 io.Float.Input("learning_rate", default=2e-4, min=1e-6, max=1e-2, step=1e-5, tooltip="AdamW rate."),
                 io.Int.Input("window", default=50, min=8, max=1024, tooltip="Frames per training clip and window."),
-                io.Int.Input("overlap", default=25, min=0, max=1023, tooltip="Frames a window inherits (outpainting)."),
+                io.Int.Input("overlap", default=25, min=0, max=1023, tooltip="Frames a window inherits (outpainting); "
+                             "must be smaller than window."),
                 io.Int.Input("d_model", default=128, min=32, max=2048, step=32, tooltip="Transformer width."),
                 io.Int.Input("layers", default=4, min=1, max=24, tooltip="Transformer layers (VLOGGER: 4)."),
                 io.Float.Input("min_body_confidence", default=CONFIDENCE_GATE, min=0.0, max=1.0,
@@ -179,6 +180,8 @@ class EmbodyTrainMotionModel(io.ComfyNode):
         resolve_inside(out_dir, name, input_name="output_name")
         out_path, _ = checked_paths(name if name.endswith(".safetensors") else f"{name}.safetensors", out_dir)
         rules = FrameFilter(min_body_confidence, min_hand_clarity)
+        # Checked before any extraction: a bad window/overlap pair fails in a second, not after the data is built.
+        mc = MotionModelConfig(window=window, overlap=overlap, d_model=d_model, num_layers=layers)
         if videos_folder.strip():
             if not isinstance(pose_model, PoseModel):
                 raise ValueError("pose_model: training from a video folder needs a pose detector; connect an Embody "
@@ -197,7 +200,6 @@ class EmbodyTrainMotionModel(io.ComfyNode):
             dataset = MotionDataset([example] if example else [], pose.fps, feats.names)
         else:
             raise ValueError("connect either a videos_folder or both a pose and its audio to train a motion model")
-        mc = MotionModelConfig(window=window, overlap=min(overlap, window - 1), d_model=d_model, num_layers=layers)
         tc = TrainConfig(steps=steps, batch_size=batch_size, lr=learning_rate, seed=seed,
                          cpu=comfy.model_management.get_torch_device().type == "cpu")
         bar = comfy.utils.ProgressBar(steps)

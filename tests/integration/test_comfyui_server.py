@@ -419,6 +419,15 @@ def test_output_name_cannot_escape_the_models_folder(server: ComfyServer, tmp_pa
     assert (server.models / "embody" / "motion" / "people" / "anna.safetensors").is_file()
 
 
+def test_train_motion_overlap_not_below_window_is_refused(server: ComfyServer) -> None:
+    """overlap >= window used to be clipped to window - 1 in silence; now it is refused with both values named."""
+    prompt = _train_prompt(server, "overlap_check")
+    prompt["4"]["inputs"].update(window=8, overlap=8)
+    text = _errors(server.run_prompt(prompt))
+    assert "overlap (8) must be in 0..window-1 (window 8)" in text and "lower overlap or raise window" in text, text
+    assert not (server.models / "embody" / "motion" / "overlap_check.safetensors").exists()
+
+
 def test_canvas_too_large_is_refused(server: ComfyServer) -> None:
     """Sizes over 8192 pixels are refused by name before anything is drawn (POSE_KEYPOINT canvases: unit tests)."""
     prompt = {

@@ -75,7 +75,8 @@ class MotionModelConfig:
         if self.d_model % self.num_heads:
             raise ValueError(f"d_model ({self.d_model}) must be divisible by num_heads ({self.num_heads})")
         if not 0 <= self.overlap < self.window:
-            raise ValueError(f"overlap ({self.overlap}) must be in 0..window-1 (window {self.window})")
+            raise ValueError(f"overlap ({self.overlap}) must be in 0..window-1 (window {self.window}): each window "
+                             "inherits `overlap` frames from the one before it, so lower overlap or raise window")
         if self.temporal_loss not in ("velocity", "smooth"):
             raise ValueError(f"temporal_loss must be 'velocity' or 'smooth', got {self.temporal_loss!r}")
         if self.reference not in ("median", "first"):
