@@ -12,7 +12,7 @@ import { axisTicks, clarityPolylines, nodePassRate } from "./lib/clarity.js";
 import { efficientFrameCounts, resolveSchedule, scheduleProblem, windowRows } from "./lib/fusion.js";
 import { latestOutput } from "./lib/history.js";
 import { caption, decodePose, frameAtTime, frameLayout } from "./lib/pose.js";
-import { curvePoints, envelopeBars, laneLayout, timeStep } from "./lib/timeline.js";
+import { curvePoints, envelopeBars, laneLayout, timeTicks } from "./lib/timeline.js";
 import { lossPolyline } from "./lib/training.js";
 
 const FUSION_WIDGETS = { length: "window", overlap: "overlap", weighting: "weighting", anchor: "anchor_reference", tail: "tail" };
@@ -47,10 +47,18 @@ function makeCanvas(/** @type {number} */ height) {
   return canvas;
 }
 
-/** @param {any} node @param {string} name @param {HTMLElement} element @param {number} height */
+/** Space the frontend keeps above and below a DOM widget (its default is 10 px). */
+const WIDGET_MARGIN = 5;
+
+/**
+ * A DOM widget of a fixed height: its slot is the element's height plus the margins, so the element never runs past
+ * the bottom of the node (a slot of just `height` let a fixed-height canvas overflow by the margin).
+ * @param {any} node @param {string} name @param {HTMLElement} element @param {number} height
+ */
 function addFixedWidget(node, name, element, height) {
+  const slot = height + 2 * WIDGET_MARGIN;
   return node.addDOMWidget(name, "embody-canvas", element, {
-    serialize: false, getMinHeight: () => height, getMaxHeight: () => height, getHeight: () => height,
+    serialize: false, margin: WIDGET_MARGIN, getMinHeight: () => slot, getMaxHeight: () => slot, getHeight: () => slot,
   });
 }
 
@@ -100,7 +108,7 @@ function addPoseScrubber(node) {
   slider.style.cssText = "flex:1;min-width:0;";
   bar.append(play, slider);
   root.append(canvas, bar);
-  addFixedWidget(node, "pose_preview", root, 226);
+  addFixedWidget(node, "pose_preview", root, 224); // canvas 200 + gap 2 + bar 22
   /** @type {{pose: any, index: number, playing: boolean, raf: number, start: number}} */
   const state = { pose: null, index: 0, playing: false, raf: 0, start: 0 };
   const draw = () => drawPose(canvas, state.pose, state.index);
@@ -196,7 +204,7 @@ function drawClarity(canvas, scores, threshold, passed) {
   if (!ctx) return;
   if (!scores.length) return drawPlaceholder(canvas, "run the graph to see the hand clarity per frame");
   const { width, height } = canvas;
-  const left = 26, plotH = height - 16, plotW = width - left - 4;
+  const left = 30, plotH = height - 18, plotW = width - left - 4;
   ctx.fillStyle = BG;
   ctx.fillRect(0, 0, width, height);
   // Headroom above the highest score and the threshold, so neither is drawn on the border.
@@ -204,7 +212,7 @@ function drawClarity(canvas, scores, threshold, passed) {
   const top = 1.15 * Math.max(1, threshold, ...finite);
   const { lines, maxValue } = clarityPolylines(scores, plotW, plotH - 4, top);
   const yOf = (/** @type {number} */ v) => 4 + (plotH - 4) * (1 - Math.min(v, maxValue) / maxValue);
-  ctx.font = "9px sans-serif";
+  ctx.font = "11px sans-serif";
   for (const t of axisTicks(maxValue)) {
     ctx.strokeStyle = "#333";
     ctx.beginPath();
@@ -212,7 +220,7 @@ function drawClarity(canvas, scores, threshold, passed) {
     ctx.lineTo(width, yOf(t));
     ctx.stroke();
     ctx.fillStyle = "#999";
-    ctx.fillText(String(t), 2, yOf(t) + 3);
+    ctx.fillText(String(t), 2, yOf(t) + 4);
   }
   ctx.strokeStyle = "#e74c3c";
   ctx.setLineDash([4, 3]);
@@ -294,18 +302,18 @@ function drawTimeline(canvas, payload) {
   ctx.fillStyle = BG;
   ctx.fillRect(0, 0, width, height);
   const duration = Number(payload.duration_s) || 0;
-  // time grid shared by every lane
-  const step = timeStep(duration);
+  // time grid shared by every lane; tick labels stop before the caption at the right end
   ctx.font = "9px sans-serif";
-  for (let t = 0; t <= duration + 1e-9; t += step) {
-    const x = left + (duration > 0 ? (t / duration) * plotW : 0);
+  const captionText = `${duration.toFixed(1)} s at ${Number(payload.fps)} fps`;
+  const captionLeft = width - 4 - ctx.measureText(captionText).width;
+  for (const tick of timeTicks(duration, left, plotW, captionLeft, (s) => ctx.measureText(s).width)) {
     ctx.strokeStyle = "#2c2c2c";
     ctx.beginPath();
-    ctx.moveTo(x, 0);
-    ctx.lineTo(x, plotH);
+    ctx.moveTo(tick.x, 0);
+    ctx.lineTo(tick.x, plotH);
     ctx.stroke();
     ctx.fillStyle = "#888";
-    ctx.fillText(`${Number(t.toFixed(1))}s`, Math.min(x + 2, width - 22), height - 3);
+    if (tick.label) ctx.fillText(tick.label, tick.x + 2, height - 3);
   }
   for (const lane of laneLayout(payload, plotH)) {
     ctx.strokeStyle = lane.color;
@@ -325,7 +333,7 @@ function drawTimeline(canvas, payload) {
   ctx.fillStyle = "#aaa";
   ctx.font = "9px sans-serif";
   ctx.textAlign = "right";
-  ctx.fillText(`${duration.toFixed(1)} s at ${Number(payload.fps)} fps`, width - 4, height - 3);
+  ctx.fillText(captionText, width - 4, height - 3);
   ctx.textAlign = "left";
 }
 
@@ -429,8 +437,9 @@ app.registerExtension({
     }
     if (name === "EmbodyHandClarity") {
       chainCallback(nodeType.prototype, "onNodeCreated", function () {
-        const canvas = makeCanvas(110);
-        addFixedWidget(this, "clarity_plot", canvas, 110);
+        // 150 px: the scores, the axis labels and the caption read at ComfyUI's usual zoom (110 px was cramped)
+        const canvas = makeCanvas(150);
+        addFixedWidget(this, "clarity_plot", canvas, 150);
         this.embodyClarityCanvas = canvas;
         drawClarity(canvas, [], 0, undefined);
       });
