@@ -3,6 +3,10 @@
 // Checks: the pack's JS loads without console errors, its widgets attach and draw; each API-format workflow loads
 // into the graph with no missing nodes. Writes OUT_DIR/<name>.json (UI format) + <name>.png (canvas screenshot) and
 // OUT_DIR/report.json. Exit code 1 on any failure.
+// EXECUTE_RUNS=runs.json ([{name, api, timeout_s}]): lays each API graph out like the examples, queues it from the page,
+// waits, and reports what every Embody widget drew (run_<name>_<kind>_<node>.png), the live training messages and
+// progress text (run_<name>_text_<node>.png), and the nodes that grew or overlap after the run (run_<name>.png).
+// EXECUTE_API=file: runs one hands graph and checks the clarity plot, the pose scrubber and a reload from /history.
 import { chromium } from "playwright-core";
 import fs from "node:fs";
 import path from "node:path";
@@ -206,7 +210,12 @@ async function focusNodeInPage(id) {
   ds.offset = [left - n.pos[0], top + TH - n.pos[1]];
   window.app.graph.setDirtyCanvas(true, true);
   await new Promise((r) => setTimeout(r, 600)); // DOM widgets follow the canvas on its next frames
-  return { x: r.left + left - 8, y: r.top + top - 8, width: Math.round(n.size[0] + 16), height: Math.round(n.size[1] + TH + 16) };
+  // How far the node's DOM widgets (the Embody canvases) reach past its bottom edge, in pixels at zoom 1.
+  const bottom = r.top + top + TH + n.size[1];
+  const shown = (n.widgets ?? []).filter((w) => w.element?.isConnected && w.element.getClientRects().length);
+  const overflow = Math.max(0, ...shown.map((w) => Math.round(w.element.getBoundingClientRect().bottom - bottom)));
+  return { clip: { x: r.left + left - 8, y: r.top + top - 8, width: Math.round(n.size[0] + 16),
+                   height: Math.round(n.size[1] + TH + 16) }, overflow };
 }
 
 /** Runs in the page: zoom so the whole graph (nodes and groups) fits the canvas. */
@@ -429,11 +438,14 @@ try {
       }
       for (const t of result.text) {
         t.file = `run_${run.name}_text_${t.node}.png`;
-        await page.screenshot({ path: path.join(outDir, t.file), clip: await page.evaluate(focusNodeInPage, t.node) });
+        const { clip } = await page.evaluate(focusNodeInPage, t.node);
+        await page.screenshot({ path: path.join(outDir, t.file), clip });
       }
-      for (const w of result.widgets) { // the node as an artist sees it (for the README)
+      for (const w of result.widgets) { // the node as an artist sees it, and whether its widgets stay inside it
         w.node_file = `run_${run.name}_node_${w.node}.png`;
-        await page.screenshot({ path: path.join(outDir, w.node_file), clip: await page.evaluate(focusNodeInPage, w.node) });
+        const { clip, overflow } = await page.evaluate(focusNodeInPage, w.node);
+        w.overflow = overflow;
+        await page.screenshot({ path: path.join(outDir, w.node_file), clip });
       }
       await page.evaluate(fitGraphInPage);
       const canvasEl = await page.$("canvas#graph-canvas") ?? await page.$("canvas");

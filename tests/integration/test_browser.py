@@ -166,6 +166,8 @@ def _check_runs(runs: dict) -> None:
         assert not run["overlaps_before"] and not run["overlaps_after"], (name, run["overlaps_after"])
         core = [g for g in run["grown"] if not g["type"].startswith("Embody")]
         assert not core, (name, core)  # core previews / video savers keep the size they were laid out at
+        spill = [(w["type"], w["kind"], w["overflow"]) for w in run["widgets"] if w["overflow"] > 1]
+        assert not spill, (name, spill)  # each Embody widget ends inside its node (px past the bottom edge)
     hands = runs["pose_and_hand_clarity"]
     for node_type in ("EmbodyPoseExtract", "EmbodyPoseSmooth"):
         pose = _widget(hands, "pose", node_type)
