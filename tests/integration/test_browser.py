@@ -4,12 +4,13 @@ Skips unless COMFYUI_DIR/COMFY_PY are set (like the other integration tests), /u
 exists and `npm install` has been run in tests/browser. Checks that web/js/embody.js is served and loads without
 console errors, that its widgets attach to the Hand Clarity and Fusion Schedule nodes and draw, and that every
 shipped example workflow loads into the graph with no missing node types. Then it queues, from the page and on the
-tiny random-weight models the other integration tests use, the pose-and-hands example, the talking-body example
-(procedural branch; the muted branches stay muted), a short motion-model training run and
-tests/workflows/hands_api.json, and checks every widget draws the data Python sent: pose scrubbers, the clarity plot,
-the voice-and-motion lanes, the loss curve from live training messages and the nodes' progress text; and that no node
-grew over another after the run. Screenshots go to tests/browser/screenshots/ (or $EMBODY_SCREENSHOTS);
-EMBODY_README_SHOTS=1 also refreshes the README's pictures in web/readme/.
+tiny random-weight models the other integration tests use, tests/workflows/pose_api.json, the pose-and-hands
+example, the talking-body example (procedural branch; the muted branches stay muted), a short motion-model training
+run and tests/workflows/hands_api.json, and checks every widget draws the data Python sent: pose scrubbers, the
+clarity plot, the voice-and-motion lanes, the loss curve from live training messages and the nodes' progress text;
+that no node grew over another after the run and each widget stays inside its node. Screenshots go to
+tests/browser/screenshots/ (or $EMBODY_SCREENSHOTS); EMBODY_README_SHOTS=1 also refreshes the README's pictures in
+web/readme/.
 """
 
 from __future__ import annotations
@@ -103,7 +104,8 @@ def test_frontend_loads_draws_and_opens_every_example(tmp_path: Path) -> None:
     _write_inputs(server)
     extra = server.write_extra_paths({"dwpose": "dwpose", "embody_motion": "embody/motion"})
     runs = []
-    for name, graph in (("pose_and_hand_clarity", _example("pose_and_hand_clarity")),
+    pose = json.loads((PACK_DIR / "tests" / "workflows" / "pose_api.json").read_text())
+    for name, graph in (("pose", pose), ("pose_and_hand_clarity", _example("pose_and_hand_clarity")),
                         ("talking_body", _example("talking_body")), ("train_motion", _training_graph())):
         (tmp_path / f"run_{name}.json").write_text(json.dumps(graph))
         runs.append({"name": name, "api": str(tmp_path / f"run_{name}.json"), "timeout_s": 240})
@@ -160,7 +162,7 @@ def _widget(run: dict, kind: str, node_type: str) -> dict:
 
 def _check_runs(runs: dict) -> None:
     """The graphs queued from the page: each widget draws what its node sent, and nothing grew over its neighbours."""
-    assert set(runs) == {"pose_and_hand_clarity", "talking_body", "train_motion"}, list(runs)
+    assert set(runs) == {"pose", "pose_and_hand_clarity", "talking_body", "train_motion"}, list(runs)
     for name, run in runs.items():
         assert run["status"]["status"] == "success", (name, run["status"])
         assert not run["overlaps_before"] and not run["overlaps_after"], (name, run["overlaps_after"])
@@ -168,6 +170,9 @@ def _check_runs(runs: dict) -> None:
         assert not core, (name, core)  # core previews / video savers keep the size they were laid out at
         spill = [(w["type"], w["kind"], w["overflow"]) for w in run["widgets"] if w["overflow"] > 1]
         assert not spill, (name, spill)  # each Embody widget ends inside its node (px past the bottom edge)
+    pose = _widget(runs["pose"], "pose", "EmbodyPoseExtract")
+    assert pose["frames"] == 1 and pose["coloured"] > 100, pose  # tests/workflows/pose_api.json: one image
+    assert [p["image"] for p in runs["pose"]["previews"]] == [[512, 512]] * 2, runs["pose"]["previews"]
     hands = runs["pose_and_hand_clarity"]
     for node_type in ("EmbodyPoseExtract", "EmbodyPoseSmooth"):
         pose = _widget(hands, "pose", node_type)
