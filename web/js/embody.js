@@ -36,15 +36,33 @@ function chainCallback(object, property, fn) {
   };
 }
 
-/** A fixed-height canvas; fixed so a run never makes the node grow over its neighbours. */
+/**
+ * A fixed-height canvas; fixed so a run never makes the node grow over its neighbours. Its drawing width follows the
+ * width it is shown at (one canvas pixel per CSS pixel), so text and lines stay sharp on wide nodes instead of a
+ * 320-pixel drawing stretched; the last drawing is redone when the node is resized (`embodyRedraw`).
+ */
 function makeCanvas(/** @type {number} */ height) {
-  const canvas = document.createElement("canvas");
+  const canvas = /** @type {HTMLCanvasElement & {embodyRedraw?: () => void}} */ (document.createElement("canvas"));
   canvas.width = 320;
   canvas.height = height;
   canvas.style.width = "100%";
   canvas.style.height = `${height}px`;
   canvas.style.display = "block";
+  if (typeof ResizeObserver !== "undefined") {
+    new ResizeObserver(() => {
+      const shown = Math.round(canvas.clientWidth);
+      if (shown >= 64 && shown !== canvas.width) { // 0 while hidden (low zoom): keep the last drawing
+        canvas.width = shown;
+        canvas.embodyRedraw?.();
+      }
+    }).observe(canvas);
+  }
   return canvas;
+}
+
+/** Remember how to redraw `canvas` (after a resize). @param {any} canvas @param {() => void} redraw */
+function remember(canvas, redraw) {
+  canvas.embodyRedraw = redraw;
 }
 
 /** Space the frontend keeps above and below a DOM widget (its default is 10 px). */
@@ -64,6 +82,7 @@ function addFixedWidget(node, name, element, height) {
 
 /** Grey "run to see" text on an empty plot. @param {HTMLCanvasElement} canvas @param {string} text */
 function drawPlaceholder(canvas, text) {
+  remember(canvas, () => drawPlaceholder(canvas, text));
   const ctx = canvas.getContext("2d");
   if (!ctx) return;
   ctx.fillStyle = BG;
@@ -162,6 +181,7 @@ function addPoseScrubber(node) {
 
 /** @param {HTMLCanvasElement} canvas @param {any} pose @param {number} index */
 function drawPose(canvas, pose, index) {
+  remember(canvas, () => drawPose(canvas, pose, index));
   if (!pose) return drawPlaceholder(canvas, "run the graph to see the poses");
   if (!pose.frames) return drawPlaceholder(canvas, "the pose has no frames");
   const ctx = canvas.getContext("2d");
@@ -200,6 +220,7 @@ function drawPose(canvas, pose, index) {
  * @param {boolean[] | undefined} passed
  */
 function drawClarity(canvas, scores, threshold, passed) {
+  remember(canvas, () => drawClarity(canvas, scores, threshold, passed));
   const ctx = canvas.getContext("2d");
   if (!ctx) return;
   if (!scores.length) return drawPlaceholder(canvas, "run the graph to see the hand clarity per frame");
@@ -248,6 +269,7 @@ function drawClarity(canvas, scores, threshold, passed) {
 
 /** @param {any} node @param {HTMLCanvasElement} canvas */
 function drawFusion(node, canvas) {
+  remember(canvas, () => drawFusion(node, canvas));
   const value = (/** @type {string} */ name, /** @type {any} */ fallback) =>
     node.widgets?.find((/** @type {any} */ w) => w.name === name)?.value ?? fallback;
   const anchor = Boolean(value(FUSION_WIDGETS.anchor, true));
@@ -294,6 +316,7 @@ function drawFusion(node, canvas) {
 
 /** @param {HTMLCanvasElement} canvas @param {Record<string, any> | null} payload */
 function drawTimeline(canvas, payload) {
+  remember(canvas, () => drawTimeline(canvas, payload));
   if (!payload) return drawPlaceholder(canvas, "run the graph to see the voice and the motion");
   const ctx = canvas.getContext("2d");
   if (!ctx) return;
@@ -341,6 +364,7 @@ function drawTimeline(canvas, payload) {
 
 /** @param {HTMLCanvasElement} canvas @param {Record<string, any> | null} p */
 function drawTraining(canvas, p) {
+  remember(canvas, () => drawTraining(canvas, p));
   if (!p) return drawPlaceholder(canvas, "run the graph to see the loss as it trains");
   const ctx = canvas.getContext("2d");
   if (!ctx) return;
