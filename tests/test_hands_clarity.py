@@ -162,3 +162,15 @@ def test_plot_is_rgb_and_shows_the_data() -> None:
     assert (img.min(axis=2) > 230).sum() > 100
     with pytest.raises(ValueError, match="size"):
         plot_clarity(per_frame, size=(50, 50))
+
+
+def test_plot_labels_are_large_enough_to_read_in_a_preview() -> None:
+    """The node's 768x256 plot is shown in a preview at ~0.6-0.8 of its size: its axis labels must be ~10 px tall at
+    full size (they were 7 px, about 4 px in the preview)."""
+    per_frame = np.array([30, 45, np.nan, 60, 72, 12, 5, 81.9])
+    img = plot_clarity(per_frame, None, 8.0, size=(768, 256))
+    grey = (img[..., 0] > 110) & (np.abs(img[..., 0].astype(int) - img[..., 2]) < 30)  # axis colour, not the data
+    axis_x = next(x for x in range(img.shape[1]) if grey[:, x].sum() > 150)  # the y axis line
+    rows = grey[:, :axis_x].any(axis=1)  # text rows left of the axis: the y labels
+    tallest = max(np.diff(np.flatnonzero(np.diff(np.r_[0, rows.astype(np.int8), 0]) != 0))[::2], default=0)
+    assert tallest >= 10, tallest

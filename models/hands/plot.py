@@ -57,7 +57,9 @@ def plot_clarity(
     """Plot clarity over the clip.
 
     per_frame: float [F] (NaN = no hand). per_hand: optional float [F, 2] (left, right) for one person.
-    threshold: optional horizontal line. size: (width, height) in pixels (at least 128 x 96).
+    threshold: optional horizontal line. size: (width, height) in pixels (at least 128 x 96). Text grows with the
+    height (0.55 font scale at 256 pixels, never under 0.35), so the labels stay readable when a preview shows the
+    plot at half its size.
     Returns uint8 [height, width, 3] RGB.
     """
     width, height = int(size[0]), int(size[1])
@@ -67,8 +69,9 @@ def plot_clarity(
     frames = len(per_frame)
     img = np.empty((height, width, 3), np.uint8)
     img[:] = _BG
-    left, right, top, bottom = 44, 10, 18, 22
-    x0, x1, y0, y1 = left, width - right, top, height - bottom
+    font = max(0.35, 0.55 * height / 256)
+    thick = 1 if font < 0.5 else 2
+    (_, text_h), _ = cv2.getTextSize("0", _FONT, font, thick)
     values = [per_frame]
     if per_hand is not None:
         per_hand = np.asarray(per_hand, dtype=np.float64).reshape(frames, 2)
@@ -78,6 +81,10 @@ def plot_clarity(
     stacked = np.concatenate(values)
     finite = stacked[np.isfinite(stacked)]
     y_top = _nice_top(float(finite.max()) * 1.05 if finite.size else 1.0)
+    labels = [f"{frac * y_top:g}" for frac in (0.0, 0.5, 1.0)]
+    left = max(cv2.getTextSize(t, _FONT, font, thick)[0][0] for t in labels) + 10
+    right, top, bottom = 10, text_h + 12, text_h + 12
+    x0, x1, y0, y1 = left, width - right, top, height - bottom
 
     def px(i: ArrayLike) -> np.ndarray:
         return x0 + (np.asarray(i, np.float64) + 0.5) * (x1 - x0) / max(frames, 1)
@@ -89,16 +96,18 @@ def plot_clarity(
     step = (x1 - x0) / max(frames, 1)
     for i in np.flatnonzero(no_hand):
         cv2.rectangle(img, (int(x0 + i * step), y0), (int(np.ceil(x0 + (i + 1) * step)) - 1, y1), _NO_HAND, -1)
-    for frac in (0.0, 0.5, 1.0):
+    for frac, label in zip((0.0, 0.5, 1.0), labels, strict=True):
         yy = int(round(float(py(frac * y_top))))
         cv2.line(img, (x0, yy), (x1, yy), (48, 48, 54), 1)
-        cv2.putText(img, f"{frac * y_top:g}", (2, yy + 4), _FONT, 0.35, _AXIS, 1, cv2.LINE_AA)
+        cv2.putText(img, label, (4, yy + text_h // 2), _FONT, font, _AXIS, thick, cv2.LINE_AA)
     cv2.line(img, (x0, y0), (x0, y1), _AXIS, 1)
     cv2.line(img, (x0, y1), (x1, y1), _AXIS, 1)
-    cv2.putText(img, "0", (x0, height - 6), _FONT, 0.35, _AXIS, 1, cv2.LINE_AA)
+    cv2.putText(img, "frame 0", (x0, height - 5), _FONT, font, _AXIS, thick, cv2.LINE_AA)
     last = f"{max(frames - 1, 0)}"
-    cv2.putText(img, last, (x1 - 8 * len(last), height - 6), _FONT, 0.35, _AXIS, 1, cv2.LINE_AA)
-    cv2.putText(img, "hand clarity (std of Laplacian) per frame", (x0 + 4, 12), _FONT, 0.38, _AXIS, 1, cv2.LINE_AA)
+    last_w = cv2.getTextSize(last, _FONT, font, thick)[0][0]
+    cv2.putText(img, last, (x1 - last_w, height - 5), _FONT, font, _AXIS, thick, cv2.LINE_AA)
+    cv2.putText(img, "hand clarity (std of Laplacian) per frame", (x0 + 4, text_h + 5), _FONT, font, _AXIS, thick,
+                cv2.LINE_AA)
     if threshold is not None:
         yy = int(round(float(py(threshold))))
         for dash in range(x0, x1, 8):

@@ -18,9 +18,10 @@ RENDER = {"style": "mimicmotion", "width": 0, "height": 0, "include_body": True,
           "include_face": True, "person": -1}
 
 
-def node(class_type: str, title: str, _stage: str = "", **inputs: object) -> dict:
-    """One API-format node; `_stage` names the titled group it is laid out in (check_frontend.mjs)."""
-    meta = {"title": title, **({"stage": _stage} if _stage else {})}
+def node(class_type: str, title: str, _stage: str = "", _size: tuple[int, int] | None = None, **inputs: object) -> dict:
+    """One API-format node; `_stage` names the titled group it is laid out in, `_size` a size (width, height in canvas
+    pixels) it is laid out at, e.g. a preview wide enough to read (check_frontend.mjs)."""
+    meta = {"title": title, **({"stage": _stage} if _stage else {}), **({"size": list(_size)} if _size else {})}
     return {"class_type": class_type, "inputs": inputs, "_meta": meta}
 
 
@@ -191,7 +192,8 @@ def pose_and_hands() -> dict:
                   crop_side=64, threshold=8.0, aggregation="max", keep_frames_without_hands=True),
         "6": node("EmbodyPoseRender", "Confidence-aware pose", pose=["5", 0], **RENDER),
         "7": node("PreviewImage", "Pose", images=["6", 0]),
-        "8": node("PreviewImage", "Clarity plot", images=["5", 1]),
+        # wide enough that the plot's axis labels read at the saved zoom (the default preview shrinks it to ~50 px)
+        "8": node("PreviewImage", "Clarity plot", images=["5", 1], _size=(640, 300)),
         "9": node("EmbodyPoseToKeypoints", "POSE_KEYPOINT for controlnet_aux", pose=["5", 0], binarize=True,
                   include_body=True, include_hands=True, include_face=True, include_feet=False),
         "10": node("PreviewAny", "Keypoints JSON", source=["9", 0]),

@@ -2,7 +2,9 @@
 # Regenerate workflows/*.json (UI format) and their .jpg thumbnails (what ComfyUI's templates dialog asks custom packs
 # for) from tests/browser/example_graphs.py by loading
 # each graph into a real ComfyUI page. Needs a running ComfyUI with the pack (BASE, default http://127.0.0.1:8188),
-# Debian's chromium and `npm install` in this folder.
+# Debian's chromium and `npm install` in this folder. Put the files the examples name (input/reference.png,
+# driving.mp4, dance.mp4, person.mp4, speech.wav; the model files of README "Weights", empty placeholders will do) where
+# that server looks, or the thumbnails show the frontend's red missing-file markers.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"; pack="$(cd "$here/../.." && pwd)"
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT

@@ -12,7 +12,7 @@ import { axisTicks, clarityPolylines, nodePassRate } from "./lib/clarity.js";
 import { efficientFrameCounts, resolveSchedule, scheduleProblem, windowRows } from "./lib/fusion.js";
 import { latestOutput } from "./lib/history.js";
 import { caption, decodePose, frameAtTime, frameLayout } from "./lib/pose.js";
-import { curvePoints, envelopeBars, laneLayout, timeStep } from "./lib/timeline.js";
+import { curvePoints, envelopeBars, laneLayout, timeTicks } from "./lib/timeline.js";
 import { lossPolyline } from "./lib/training.js";
 
 const FUSION_WIDGETS = { length: "window", overlap: "overlap", weighting: "weighting", anchor: "anchor_reference", tail: "tail" };
@@ -36,26 +36,53 @@ function chainCallback(object, property, fn) {
   };
 }
 
-/** A fixed-height canvas; fixed so a run never makes the node grow over its neighbours. */
+/**
+ * A fixed-height canvas; fixed so a run never makes the node grow over its neighbours. Its drawing width follows the
+ * width it is shown at (one canvas pixel per CSS pixel), so text and lines stay sharp on wide nodes instead of a
+ * 320-pixel drawing stretched; the last drawing is redone when the node is resized (`embodyRedraw`).
+ */
 function makeCanvas(/** @type {number} */ height) {
-  const canvas = document.createElement("canvas");
+  const canvas = /** @type {HTMLCanvasElement & {embodyRedraw?: () => void}} */ (document.createElement("canvas"));
   canvas.width = 320;
   canvas.height = height;
   canvas.style.width = "100%";
   canvas.style.height = `${height}px`;
   canvas.style.display = "block";
+  if (typeof ResizeObserver !== "undefined") {
+    new ResizeObserver(() => {
+      const shown = Math.round(canvas.clientWidth);
+      if (shown >= 64 && shown !== canvas.width) { // 0 while hidden (low zoom): keep the last drawing
+        canvas.width = shown;
+        canvas.embodyRedraw?.();
+      }
+    }).observe(canvas);
+  }
   return canvas;
 }
 
-/** @param {any} node @param {string} name @param {HTMLElement} element @param {number} height */
+/** Remember how to redraw `canvas` (after a resize). @param {any} canvas @param {() => void} redraw */
+function remember(canvas, redraw) {
+  canvas.embodyRedraw = redraw;
+}
+
+/** Space the frontend keeps above and below a DOM widget (its default is 10 px). */
+const WIDGET_MARGIN = 5;
+
+/**
+ * A DOM widget of a fixed height: its slot is the element's height plus the margins, so the element never runs past
+ * the bottom of the node (a slot of just `height` let a fixed-height canvas overflow by the margin).
+ * @param {any} node @param {string} name @param {HTMLElement} element @param {number} height
+ */
 function addFixedWidget(node, name, element, height) {
+  const slot = height + 2 * WIDGET_MARGIN;
   return node.addDOMWidget(name, "embody-canvas", element, {
-    serialize: false, getMinHeight: () => height, getMaxHeight: () => height, getHeight: () => height,
+    serialize: false, margin: WIDGET_MARGIN, getMinHeight: () => slot, getMaxHeight: () => slot, getHeight: () => slot,
   });
 }
 
 /** Grey "run to see" text on an empty plot. @param {HTMLCanvasElement} canvas @param {string} text */
 function drawPlaceholder(canvas, text) {
+  remember(canvas, () => drawPlaceholder(canvas, text));
   const ctx = canvas.getContext("2d");
   if (!ctx) return;
   ctx.fillStyle = BG;
@@ -100,7 +127,7 @@ function addPoseScrubber(node) {
   slider.style.cssText = "flex:1;min-width:0;";
   bar.append(play, slider);
   root.append(canvas, bar);
-  addFixedWidget(node, "pose_preview", root, 226);
+  addFixedWidget(node, "pose_preview", root, 224); // canvas 200 + gap 2 + bar 22
   /** @type {{pose: any, index: number, playing: boolean, raf: number, start: number}} */
   const state = { pose: null, index: 0, playing: false, raf: 0, start: 0 };
   const draw = () => drawPose(canvas, state.pose, state.index);
@@ -154,6 +181,7 @@ function addPoseScrubber(node) {
 
 /** @param {HTMLCanvasElement} canvas @param {any} pose @param {number} index */
 function drawPose(canvas, pose, index) {
+  remember(canvas, () => drawPose(canvas, pose, index));
   if (!pose) return drawPlaceholder(canvas, "run the graph to see the poses");
   if (!pose.frames) return drawPlaceholder(canvas, "the pose has no frames");
   const ctx = canvas.getContext("2d");
@@ -192,11 +220,12 @@ function drawPose(canvas, pose, index) {
  * @param {boolean[] | undefined} passed
  */
 function drawClarity(canvas, scores, threshold, passed) {
+  remember(canvas, () => drawClarity(canvas, scores, threshold, passed));
   const ctx = canvas.getContext("2d");
   if (!ctx) return;
   if (!scores.length) return drawPlaceholder(canvas, "run the graph to see the hand clarity per frame");
   const { width, height } = canvas;
-  const left = 26, plotH = height - 16, plotW = width - left - 4;
+  const left = 30, plotH = height - 18, plotW = width - left - 4;
   ctx.fillStyle = BG;
   ctx.fillRect(0, 0, width, height);
   // Headroom above the highest score and the threshold, so neither is drawn on the border.
@@ -204,7 +233,7 @@ function drawClarity(canvas, scores, threshold, passed) {
   const top = 1.15 * Math.max(1, threshold, ...finite);
   const { lines, maxValue } = clarityPolylines(scores, plotW, plotH - 4, top);
   const yOf = (/** @type {number} */ v) => 4 + (plotH - 4) * (1 - Math.min(v, maxValue) / maxValue);
-  ctx.font = "9px sans-serif";
+  ctx.font = "11px sans-serif";
   for (const t of axisTicks(maxValue)) {
     ctx.strokeStyle = "#333";
     ctx.beginPath();
@@ -212,7 +241,7 @@ function drawClarity(canvas, scores, threshold, passed) {
     ctx.lineTo(width, yOf(t));
     ctx.stroke();
     ctx.fillStyle = "#999";
-    ctx.fillText(String(t), 2, yOf(t) + 3);
+    ctx.fillText(String(t), 2, yOf(t) + 4);
   }
   ctx.strokeStyle = "#e74c3c";
   ctx.setLineDash([4, 3]);
@@ -240,6 +269,7 @@ function drawClarity(canvas, scores, threshold, passed) {
 
 /** @param {any} node @param {HTMLCanvasElement} canvas */
 function drawFusion(node, canvas) {
+  remember(canvas, () => drawFusion(node, canvas));
   const value = (/** @type {string} */ name, /** @type {any} */ fallback) =>
     node.widgets?.find((/** @type {any} */ w) => w.name === name)?.value ?? fallback;
   const anchor = Boolean(value(FUSION_WIDGETS.anchor, true));
@@ -286,6 +316,7 @@ function drawFusion(node, canvas) {
 
 /** @param {HTMLCanvasElement} canvas @param {Record<string, any> | null} payload */
 function drawTimeline(canvas, payload) {
+  remember(canvas, () => drawTimeline(canvas, payload));
   if (!payload) return drawPlaceholder(canvas, "run the graph to see the voice and the motion");
   const ctx = canvas.getContext("2d");
   if (!ctx) return;
@@ -294,18 +325,18 @@ function drawTimeline(canvas, payload) {
   ctx.fillStyle = BG;
   ctx.fillRect(0, 0, width, height);
   const duration = Number(payload.duration_s) || 0;
-  // time grid shared by every lane
-  const step = timeStep(duration);
+  // time grid shared by every lane; tick labels stop before the caption at the right end
   ctx.font = "9px sans-serif";
-  for (let t = 0; t <= duration + 1e-9; t += step) {
-    const x = left + (duration > 0 ? (t / duration) * plotW : 0);
+  const captionText = `${duration.toFixed(1)} s at ${Number(payload.fps)} fps`;
+  const captionLeft = width - 4 - ctx.measureText(captionText).width;
+  for (const tick of timeTicks(duration, left, plotW, captionLeft, (s) => ctx.measureText(s).width)) {
     ctx.strokeStyle = "#2c2c2c";
     ctx.beginPath();
-    ctx.moveTo(x, 0);
-    ctx.lineTo(x, plotH);
+    ctx.moveTo(tick.x, 0);
+    ctx.lineTo(tick.x, plotH);
     ctx.stroke();
     ctx.fillStyle = "#888";
-    ctx.fillText(`${Number(t.toFixed(1))}s`, Math.min(x + 2, width - 22), height - 3);
+    if (tick.label) ctx.fillText(tick.label, tick.x + 2, height - 3);
   }
   for (const lane of laneLayout(payload, plotH)) {
     ctx.strokeStyle = lane.color;
@@ -325,7 +356,7 @@ function drawTimeline(canvas, payload) {
   ctx.fillStyle = "#aaa";
   ctx.font = "9px sans-serif";
   ctx.textAlign = "right";
-  ctx.fillText(`${duration.toFixed(1)} s at ${Number(payload.fps)} fps`, width - 4, height - 3);
+  ctx.fillText(captionText, width - 4, height - 3);
   ctx.textAlign = "left";
 }
 
@@ -333,6 +364,7 @@ function drawTimeline(canvas, payload) {
 
 /** @param {HTMLCanvasElement} canvas @param {Record<string, any> | null} p */
 function drawTraining(canvas, p) {
+  remember(canvas, () => drawTraining(canvas, p));
   if (!p) return drawPlaceholder(canvas, "run the graph to see the loss as it trains");
   const ctx = canvas.getContext("2d");
   if (!ctx) return;
@@ -429,8 +461,9 @@ app.registerExtension({
     }
     if (name === "EmbodyHandClarity") {
       chainCallback(nodeType.prototype, "onNodeCreated", function () {
-        const canvas = makeCanvas(110);
-        addFixedWidget(this, "clarity_plot", canvas, 110);
+        // 150 px: the scores, the axis labels and the caption read at ComfyUI's usual zoom (110 px was cramped)
+        const canvas = makeCanvas(150);
+        addFixedWidget(this, "clarity_plot", canvas, 150);
         this.embodyClarityCanvas = canvas;
         drawClarity(canvas, [], 0, undefined);
       });

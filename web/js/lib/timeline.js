@@ -58,3 +58,25 @@ export function timeStep(duration, count = 5) {
   const steps = [0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600];
   return steps.find((s) => s >= raw) ?? 600;
 }
+
+/**
+ * The time ticks of the shared axis with their labels. A label that would run into the caption at the right end
+ * (which starts at x = captionLeft) is left out (empty string), though its grid line stays, so the caption is never
+ * drawn over a tick label.
+ * @param {number} duration seconds @param {number} x0 left of the plot @param {number} width plot width
+ * @param {number} captionLeft where the caption starts @param {(text: string) => number} measure label width
+ * @returns {{t: number, x: number, label: string}[]}
+ */
+export function timeTicks(duration, x0, width, captionLeft, measure) {
+  const step = timeStep(duration);
+  const count = Math.floor(Math.max(0, duration) / step + 1e-9);
+  const ticks = [];
+  for (let i = 0; i <= count; i++) {
+    const t = i * step; // multiples, not a running sum, so 0.1 s steps do not drift
+    const x = x0 + (duration > 0 ? (t / duration) * width : 0);
+    const label = `${Number(t.toFixed(1))}s`;
+    const fits = x + 2 + measure(label) + 6 <= captionLeft;
+    ticks.push({ t, x, label: fits ? label : "" });
+  }
+  return ticks;
+}

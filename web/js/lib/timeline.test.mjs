@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { curvePoints, envelopeBars, laneLayout, timeStep } from "./timeline.js";
+import { curvePoints, envelopeBars, laneLayout, timeStep, timeTicks } from "./timeline.js";
 
 test("every lane spans the same time axis", () => {
   const a = curvePoints([0, 1, 0.5], 20, 300, 0, 10);
@@ -25,4 +25,15 @@ test("lanes: only those sent, stacked top to bottom", () => {
 test("time ticks are round", () => {
   assert.equal(timeStep(2), 0.5);
   assert.equal(timeStep(600), 120);
+});
+
+test("tick labels never run into the caption at the right end", () => {
+  const measure = (/** @type {string} */ s) => 6 * s.length; // 6 px a character
+  // 8 s over 312 px: ticks every 2 s at x = 4, 82, 160, 238, 316; the caption starts at x = 240.
+  const ticks = timeTicks(8, 4, 312, 240, measure);
+  assert.deepEqual(ticks.map((t) => t.t), [0, 2, 4, 6, 8]);
+  assert.deepEqual(ticks.map((t) => t.label), ["0s", "2s", "4s", "", ""]);
+  for (const t of ticks) if (t.label) assert.ok(t.x + 2 + measure(t.label) <= 240);
+  // with room for every label, all are kept; 0.1 s steps land on round labels
+  assert.deepEqual(timeTicks(0.3, 0, 300, 1000, measure).map((t) => t.label), ["0s", "0.1s", "0.2s", "0.3s"]);
 });
