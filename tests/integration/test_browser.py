@@ -58,6 +58,15 @@ def _example(name: str) -> dict:
     return graph
 
 
+def _talking_body_run() -> dict:
+    """The shipped talking_body example with the reference pose loaded from the astronaut's real pose file (Embody
+    Pose Load) instead of found by the tiny random DWPose, so the scrubber and the pose warp show a real person."""
+    graph = _example("talking_body")
+    graph["2"] = {"class_type": "EmbodyPoseLoad", "inputs": {"file": "astronaut_pose.npz"},
+                  "_meta": {"title": "Reference pose (saved astronaut pose)"}}
+    return graph
+
+
 def _training_graph() -> dict:
     """Procedural motion from the speech trains a small motion model: the loss widget gets live progress messages."""
     return {
@@ -86,9 +95,16 @@ def _write_inputs(server: ComfyServer) -> None:
     from skimage import data
 
     from models.io.media import write_video
+    from models.io.pose_file import save_pose_file
+    from models.pose.types import PoseSequence
 
     Image.fromarray(data.astronaut()).save(server.input / "example.png")
     Image.fromarray(data.astronaut()).save(server.input / "reference.png")
+    # The astronaut's real pose (mediapipe, tests/data/astronaut_pose.json) as an Embody pose file: the tiny random
+    # DWPose finds a scrambled skeleton, so the talking-body run loads this one and moves a person one can recognise.
+    found = json.loads((PACK_DIR / "tests" / "data" / "astronaut_pose.json").read_text())
+    keypoints = np.asarray(found["keypoints"], np.float32)[None, None]
+    save_pose_file(PoseSequence(keypoints, tuple(found["canvas"]), 25.0), server.input / "astronaut_pose.npz")
     shutil.copy(PACK_DIR / "tests" / "data" / "speech.wav", server.input / "speech.wav")
     # pose_and_hand_clarity's dance.mp4: 8 frames of the astronaut sliding sideways (128x128, 12 fps)
     frames = np.stack([np.roll(data.astronaut()[::4, ::4], 3 * i, axis=1) for i in range(8)])
@@ -106,7 +122,7 @@ def test_frontend_loads_draws_and_opens_every_example(tmp_path: Path) -> None:
     runs = []
     pose = json.loads((PACK_DIR / "tests" / "workflows" / "pose_api.json").read_text())
     for name, graph in (("pose", pose), ("pose_and_hand_clarity", _example("pose_and_hand_clarity")),
-                        ("talking_body", _example("talking_body")), ("train_motion", _training_graph())):
+                        ("talking_body", _talking_body_run()), ("train_motion", _training_graph())):
         (tmp_path / f"run_{name}.json").write_text(json.dumps(graph))
         runs.append({"name": name, "api": str(tmp_path / f"run_{name}.json"), "timeout_s": 240})
     (tmp_path / "runs.json").write_text(json.dumps(runs))
