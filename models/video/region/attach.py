@@ -7,7 +7,9 @@ No copy of the UNet and no change to its code: inside ``with attach_region_codeb
 * a hook on ``unet.time_embedding`` adds ``codebook.clarity(handle.clarity)`` to the time embedding [B, D];
 * a hook on ``unet.conv_in`` adds ``handle.movement`` (encoded movement map [B*F, C0, h, w]) like PoseNet's residual;
 * a hook on each stage's last resnet runs the region modules (face, then hands) on its output [B*F, C, h, w] and
-  records their masks [B*F, 1, h, w] and hand heatmaps [B*F, K, h, w] in ``handle.last``.
+  records their masks [B*F, 1, h, w] and hand heatmaps [B*F, K, h, w] in ``handle.last``;
+* when the codebook came with a trained UNet LoRA (``codebook.lora``, ``X.lora.safetensors``), peft injects it into
+  the UNet's attention projections for the block and takes it out again at the end (region/lora.py).
 
 Everything is removed when the block exits (also on exceptions). Unset conditions add no hook at all, and the
 zero-initialised projections of an untrained codebook add exact zeros, so the UNet's output is unchanged bit for bit.
@@ -16,7 +18,7 @@ zero-initialised projections of an untrained codebook add exact zeros, so the UN
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +27,7 @@ from torch import nn
 
 from .codebook import RegionCodebook
 from .config import stage_module
+from .lora import lora_adapter
 
 Descriptors = dict[str, tuple[torch.Tensor, torch.Tensor]]  # region -> (embeds [B, crops, D], present [B, crops])
 
@@ -154,7 +157,12 @@ def attach_region_codebook(unet: nn.Module, codebook: RegionCodebook, record: bo
     codebook.check_unet(unet, name)
     handle = RegionHandle(codebook, record)
     hooks = [unet.register_forward_pre_hook(handle._begin, with_kwargs=True)]
+    stack = ExitStack()
     try:
+        if codebook.lora is not None:
+            # The LoRA is applied at its trained scale (strength scales the region modules only).
+            lora = codebook.lora
+            stack.enter_context(lora_adapter(unet, lora.rank, lora.targets, lora.state))
         time_embedding, conv_in = unet.get_submodule("time_embedding"), unet.get_submodule("conv_in")
         if codebook.clarity is not None:
             hooks.append(time_embedding.register_forward_hook(handle._time))
@@ -166,3 +174,4 @@ def attach_region_codebook(unet: nn.Module, codebook: RegionCodebook, record: bo
     finally:
         for h in hooks:
             h.remove()
+        stack.close()
