@@ -40,12 +40,15 @@ class RegionCall:
         batch, frames: B and F of the call (features are [B*F, ...], batch-major).
         masks: region -> stage -> predicted mask [B*F, 1, h, w] (0..1, at that stage's resolution).
         heatmaps: stage -> hand keypoint heatmaps [B*F, hand_keypoints, h, w] (empty without a hands region).
+        added: region -> stage -> what the module added to the UNet features, out - in [B*F, C, h, w] (only with
+            ``RegionHandle.record_added``: the confinement measurement at the module's output).
     """
 
     batch: int
     frames: int
     masks: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)
     heatmaps: dict[str, torch.Tensor] = field(default_factory=dict)
+    added: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)
 
 
 class RegionHandle:
@@ -57,7 +60,8 @@ class RegionHandle:
         clarity: hand clarity score(s) for the time embedding, a float or a tensor [B]; None = no clarity residual.
         movement: conv_in residual [B*F, first_channels, h, w] (``encode_movement``), or None.
         strength: multiplier of the region modules' added features (0 = modules skipped).
-    Read after a call: ``last`` (a ``RegionCall``; None before the first call or when ``record`` is False).
+    Read after a call: ``last`` (a ``RegionCall``; None before the first call or when ``record`` is False);
+    ``record_added`` True also keeps each module's added features in ``last.added`` (measurements; costs memory).
     """
 
     def __init__(self, codebook: RegionCodebook, record: bool = True) -> None:
@@ -67,6 +71,7 @@ class RegionHandle:
         self.clarity: float | torch.Tensor | None = None
         self.movement: torch.Tensor | None = None
         self.strength = 1.0
+        self.record_added = False
         self.last: RegionCall | None = None
         self._batch = self._frames = 0
         self._tokens: dict[str, torch.Tensor] = {}
@@ -133,6 +138,8 @@ class RegionHandle:
                 mod = self.codebook.module_for(region, stage)
                 dtype = mod.proj_out.weight.dtype
                 y, mask, heat = mod(x.to(dtype), frames, self._tokens.get(region), self.strength)
+                if self.last is not None and self.record_added:
+                    self.last.added.setdefault(region, {})[stage] = (y.detach().float() - x.detach().float())
                 x = y.to(out.dtype)
                 if self.last is not None:
                     self.last.masks.setdefault(region, {})[stage] = mask
