@@ -17,6 +17,13 @@ logger = logging.getLogger(__name__)
 
 DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}
 NO_FILE = "(train one: put it in models/embody/codebook)"
+# What the trainer writes beside a codebook (its LoRA, its resume state): not codebooks themselves.
+SIDE_FILES = (".lora.safetensors", ".state.safetensors")
+
+
+def codebook_files() -> list[str]:
+    """Codebooks in models/embody/codebook, without the trainer's side files."""
+    return [f for f in list_files("embody_codebook") if not f.endswith(SIDE_FILES)]
 
 
 def attach_model_management(model: RegionCodebookModel) -> RegionCodebookModel:
@@ -37,9 +44,10 @@ class EmbodyRegionCodebookLoader(io.ComfyNode):
             "hand-clarity and body-movement conditions) from models/embody/codebook, for the codebook input of "
             "Embody Sampler. No public codebook exists: train one on your own footage with Embody Train Region "
             "Codebook. An untrained codebook changes nothing (its output layers start at zero), so the video equals "
-            "the one without it.",
+            "the one without it. A UNet LoRA trained with it (<name>.lora.safetensors beside it, needs peft) is "
+            "loaded too and applied only while Embody Sampler runs.",
             inputs=[
-                io.Combo.Input("codebook", options=list_files("embody_codebook") or [NO_FILE], tooltip="A "
+                io.Combo.Input("codebook", options=codebook_files() or [NO_FILE], tooltip="A "
                                ".safetensors codebook (with its .json config beside it or inside) from "
                                "models/embody/codebook, trained for the same MimicMotion UNet."),
                 io.Combo.Input("precision", options=["auto", *DTYPES], default="auto", tooltip="Weight precision. "
@@ -60,8 +68,9 @@ class EmbodyRegionCodebookLoader(io.ComfyNode):
         cb = load_region_codebook(path, "cpu", DTYPES[precision])
         model = RegionCodebookModel(cb, os.path.basename(path), strength=float(strength))
         cfg = cb.config
-        logger.info("Embody region codebook %s: regions %s at stages %s, %d parameters.", model.name,
-                    list(cfg.regions), list(cfg.stages), sum(p.numel() for p in cb.parameters()))
+        logger.info("Embody region codebook %s: regions %s at stages %s, %d parameters%s.", model.name,
+                    list(cfg.regions), list(cfg.stages), sum(p.numel() for p in cb.parameters()),
+                    f", with its rank-{cb.lora.rank} UNet LoRA" if cb.lora is not None else "")
         return io.NodeOutput(attach_model_management(model))
 
 

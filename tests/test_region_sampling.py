@@ -77,10 +77,13 @@ def test_movement_map_with_codebook_without_encoder_is_a_clear_error(comps, fram
 
 
 def test_change_concentrates_in_the_predicted_masks(comps):
-    """Confinement (issue 12): with fitted masks, one UNet call's change is concentrated inside the predicted masks.
+    """Confinement (issue 12): with fitted masks, what each module adds is confined to its own mask (< 25% of the
+    added energy where its mask is <= 0.5 at the finest stage; measured 7-15% after 30-40 fitting steps, 88% with
+    the mask product removed), and one UNet call's change is concentrated inside the predicted masks.
 
-    Numbers (share outside vs area outside, per call and over sampling) are in the README and
-    benchmarks/region_confinement.py; the issue's < 10% end-to-end goal is not met by random stand-in weights.
+    Numbers (module output, a probe confined exactly to the box, one UNet call, 4-step sampling) are in
+    benchmarks/region_confinement.py: the UNet blocks after a module spread even a perfectly confined change (probe:
+    ~50% outside at the UNet output), so the issue's < 10% holds at the module's output, not end to end.
     """
     from benchmarks.region_confinement import per_call, scene
     from models.video.region import change_outside_share
@@ -90,7 +93,14 @@ def test_change_concentrates_in_the_predicted_masks(comps):
     cb = tiny_codebook(comps.unet, trained=True, clarity=False, movement=False)
     losses = fit_mask_heads(comps, cb, ref, poses, targets, steps=30)
     assert losses[-1] < 0.6 * losses[0]
-    delta, masks = per_call(comps, cb, ref, poses)
+    modules: dict = {}
+    delta, masks = per_call(comps, cb, ref, poses, modules)
+    finest = cb.config.stages[-1]  # up.1: the latent resolution (the 4x4 stage's masks are too coarse for the box)
+    for region in cb.config.regions:
+        added, mask = modules[(region, finest)]
+        share, area_out = change_outside_share(added, mask)
+        # the module output is out - in = proj_out(z) * M: without the mask product this is about the area share
+        assert share < 0.25 and area_out > 0.8, (region, share, area_out)
     outside, area = change_outside_share(delta, masks)
     assert 0.5 < area < 0.97  # the masks found a region, not everything or nothing
     # change per unit area inside the masks vs outside (measured 64 px: ~5x; 1 = no confinement)

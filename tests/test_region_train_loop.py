@@ -114,3 +114,27 @@ def test_lora_through_peft(setup, tmp_path, monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "peft", None)
     with pytest.raises(ImportError, match="pip install peft"):
         train_region_codebook(comps, data, str(tmp_path / "b.safetensors"), CODEBOOK, _config(steps=1, lora_rank=2))
+
+
+def test_trainer_records_the_high_clarity_the_sampler_uses(setup, tmp_path) -> None:
+    """The saved config carries the 90th percentile of the training frames' hand clarity (frames without a scored
+    hand ignored), and the sampler's hand_clarity = -1 resolves to it."""
+    import dataclasses
+
+    from models.video.region import read_region_codebook_config, resolve_clarity
+    from models.video.region_train.data import RegionDataset
+
+    comps, data = setup
+    rng = np.random.default_rng(3)
+    clips = []
+    for c in data.clips:
+        clarity = rng.uniform(5.0, 80.0, len(c.clarity)).astype(np.float32)
+        clarity[0] = np.nan  # no visible hand in that frame
+        clips.append(dataclasses.replace(c, clarity=clarity))
+    scored = np.concatenate([c.clarity[np.isfinite(c.clarity)] for c in clips])
+    expected = float(np.percentile(scored, 90))
+    out = str(tmp_path / "cb.safetensors")
+    train_region_codebook(comps, RegionDataset(clips, data.size), out, CODEBOOK, _config(steps=1))
+    assert read_region_codebook_config(out).clarity_high == pytest.approx(expected)
+    cb = load_region_codebook(out)
+    assert resolve_clarity(cb, -1.0) == pytest.approx(expected) and expected > float(np.median(scored))

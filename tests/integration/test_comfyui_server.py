@@ -64,6 +64,9 @@ def _write_codebooks(server: ComfyServer) -> None:
     write_tiny_codebook(str(server.models), unet, name="tiny_codebook_trained", trained=True)
     other = dict(tiny_unet_config(), block_out_channels=(64, 128))
     write_tiny_codebook(str(server.models), UNetSpatioTemporalConditionModel(**other), name="tiny_codebook_other_unet")
+    folder = server.models / "embody" / "codebook"  # the trainer's side files, which are not codebooks
+    for side in ("tiny_codebook.state.safetensors", "gone.lora.safetensors"):
+        shutil.copy(folder / "tiny_codebook.safetensors", folder / side)
 
 
 @pytest.fixture(scope="module")
@@ -218,6 +221,13 @@ def test_region_codebook_exactness_through_comfyui(server: ComfyServer, codebook
         assert bool((off == on).all()), float((off - on).abs().max())
     else:
         assert float((off - on).abs().max()) > 1e-3
+
+
+def test_region_codebook_loader_lists_codebooks_not_side_files(server: ComfyServer) -> None:
+    spec = server.get("/object_info")["EmbodyRegionCodebookLoader"]["input"]["required"]["codebook"]
+    options = spec[0] if isinstance(spec[0], list) else spec[1]["options"]
+    assert "tiny_codebook.safetensors" in options
+    assert not [o for o in options if o.endswith((".state.safetensors", ".lora.safetensors"))], options
 
 
 def test_region_codebook_for_another_unet_names_both(server: ComfyServer) -> None:

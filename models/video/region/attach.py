@@ -7,7 +7,9 @@ No copy of the UNet and no change to its code: inside ``with attach_region_codeb
 * a hook on ``unet.time_embedding`` adds ``codebook.clarity(handle.clarity)`` to the time embedding [B, D];
 * a hook on ``unet.conv_in`` adds ``handle.movement`` (encoded movement map [B*F, C0, h, w]) like PoseNet's residual;
 * a hook on each stage's last resnet runs the region modules (face, then hands) on its output [B*F, C, h, w] and
-  records their masks [B*F, 1, h, w] and hand heatmaps [B*F, K, h, w] in ``handle.last``.
+  records their masks [B*F, 1, h, w] and hand heatmaps [B*F, K, h, w] in ``handle.last``;
+* when the codebook came with a trained UNet LoRA (``codebook.lora``, ``X.lora.safetensors``), peft injects it into
+  the UNet's attention projections for the block and takes it out again at the end (region/lora.py).
 
 Everything is removed when the block exits (also on exceptions). Unset conditions add no hook at all, and the
 zero-initialised projections of an untrained codebook add exact zeros, so the UNet's output is unchanged bit for bit.
@@ -16,7 +18,7 @@ zero-initialised projections of an untrained codebook add exact zeros, so the UN
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +27,7 @@ from torch import nn
 
 from .codebook import RegionCodebook
 from .config import stage_module
+from .lora import lora_adapter
 
 Descriptors = dict[str, tuple[torch.Tensor, torch.Tensor]]  # region -> (embeds [B, crops, D], present [B, crops])
 
@@ -37,12 +40,15 @@ class RegionCall:
         batch, frames: B and F of the call (features are [B*F, ...], batch-major).
         masks: region -> stage -> predicted mask [B*F, 1, h, w] (0..1, at that stage's resolution).
         heatmaps: stage -> hand keypoint heatmaps [B*F, hand_keypoints, h, w] (empty without a hands region).
+        added: region -> stage -> what the module added to the UNet features, out - in [B*F, C, h, w] (only with
+            ``RegionHandle.record_added``: the confinement measurement at the module's output).
     """
 
     batch: int
     frames: int
     masks: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)
     heatmaps: dict[str, torch.Tensor] = field(default_factory=dict)
+    added: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)
 
 
 class RegionHandle:
@@ -54,7 +60,8 @@ class RegionHandle:
         clarity: hand clarity score(s) for the time embedding, a float or a tensor [B]; None = no clarity residual.
         movement: conv_in residual [B*F, first_channels, h, w] (``encode_movement``), or None.
         strength: multiplier of the region modules' added features (0 = modules skipped).
-    Read after a call: ``last`` (a ``RegionCall``; None before the first call or when ``record`` is False).
+    Read after a call: ``last`` (a ``RegionCall``; None before the first call or when ``record`` is False);
+    ``record_added`` True also keeps each module's added features in ``last.added`` (measurements; costs memory).
     """
 
     def __init__(self, codebook: RegionCodebook, record: bool = True) -> None:
@@ -64,6 +71,7 @@ class RegionHandle:
         self.clarity: float | torch.Tensor | None = None
         self.movement: torch.Tensor | None = None
         self.strength = 1.0
+        self.record_added = False
         self.last: RegionCall | None = None
         self._batch = self._frames = 0
         self._tokens: dict[str, torch.Tensor] = {}
@@ -130,6 +138,8 @@ class RegionHandle:
                 mod = self.codebook.module_for(region, stage)
                 dtype = mod.proj_out.weight.dtype
                 y, mask, heat = mod(x.to(dtype), frames, self._tokens.get(region), self.strength)
+                if self.last is not None and self.record_added:
+                    self.last.added.setdefault(region, {})[stage] = (y.detach().float() - x.detach().float())
                 x = y.to(out.dtype)
                 if self.last is not None:
                     self.last.masks.setdefault(region, {})[stage] = mask
@@ -154,7 +164,12 @@ def attach_region_codebook(unet: nn.Module, codebook: RegionCodebook, record: bo
     codebook.check_unet(unet, name)
     handle = RegionHandle(codebook, record)
     hooks = [unet.register_forward_pre_hook(handle._begin, with_kwargs=True)]
+    stack = ExitStack()
     try:
+        if codebook.lora is not None:
+            # The LoRA is applied at its trained scale (strength scales the region modules only).
+            lora = codebook.lora
+            stack.enter_context(lora_adapter(unet, lora.rank, lora.targets, lora.state))
         time_embedding, conv_in = unet.get_submodule("time_embedding"), unet.get_submodule("conv_in")
         if codebook.clarity is not None:
             hooks.append(time_embedding.register_forward_hook(handle._time))
@@ -166,3 +181,4 @@ def attach_region_codebook(unet: nn.Module, codebook: RegionCodebook, record: bo
     finally:
         for h in hooks:
             h.remove()
+        stack.close()

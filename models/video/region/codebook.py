@@ -8,7 +8,8 @@ State-dict layout (stable; the trainer and the loader rely on it):
 
 Files: ``name.safetensors`` holding the tensors with the config JSON in its metadata (key ``embody_region_codebook``)
 and a readable copy of the config beside it (``name.json``). Loading takes the config from the metadata, or from the
-sidecar JSON when the metadata has none.
+sidecar JSON when the metadata has none. A ``name.lora.safetensors`` beside it (the trainer's optional peft LoRA on
+the UNet's attention) is loaded too and kept in ``codebook.lora``; ``attach_region_codebook`` applies it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from torch import nn
 from .attention import RegionAttention, orthogonality_loss
 from .conditions import ClarityEmbedding, IdentityProjection, MovementMapEncoder, zero_layer
 from .config import CROPS_PER_REGION, RegionCodebookConfig, unet_widths
+from .lora import RegionLora, read_region_lora
 
 METADATA_KEY = "embody_region_codebook"
 
@@ -37,7 +39,10 @@ class RegionCodebook(nn.Module):
     """Region Attention Modules for each (region, stage), identity projections, clarity and movement encoders.
 
     A freshly built codebook is neutral: every output projection is zero, so attaching it changes nothing.
+    ``lora``: the UNet LoRA trained with it (None = none), applied through peft while the codebook is attached.
     """
+
+    lora: RegionLora | None = None
 
     def __init__(self, config: RegionCodebookConfig) -> None:
         super().__init__()
@@ -157,4 +162,5 @@ def load_region_codebook(path: str | os.PathLike, device: torch.device | str = "
         raise ValueError(f"{path} does not match its own config ({json.dumps(detail)}); the file is damaged or was "
                          "edited. Re-export it from the trainer.")
     codebook.load_state_dict(sd, strict=True)
+    codebook.lora = read_region_lora(path)
     return codebook.to(device=device, dtype=dtype).eval()

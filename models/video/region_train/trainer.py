@@ -27,13 +27,13 @@ from torch import nn
 from ...io.train_state import load_state, plot_losses, read_loss_log, save_state, side_paths, write_loss_log
 from ..components import VideoComponents
 from ..region import RegionCodebook, RegionCodebookConfig, save_region_codebook
+from ..region.lora import LORA_TARGETS, lora_adapter, lora_path_for, lora_state
 from .data import RegionDataset
 from .losses import LossConfig
 from .objective import ClipCondition, encode_clip_conditions, run_step
 
 logger = logging.getLogger(__name__)
 
-LORA_TARGETS = ("to_q", "to_k", "to_v", "to_out.0")
 
 
 @dataclass
@@ -44,7 +44,10 @@ class RegionTrainConfig:
     lora_rank: > 0 also trains a LoRA (peft) on the UNet's attention projections; use_identity: feed the reference
     crops' descriptors (False = ablation); noise_aug: SVD's reference noise augmentation; mask_init_bias: initial
     bias of each mask predictor's last conv for a new codebook (-3: masks start nearly closed, sigmoid = 0.05, so
-    the modules learn inside the regions from the first step instead of correcting the whole frame)."""
+    the modules learn inside the regions from the first step instead of correcting the whole frame);
+    clarity_high_percentile: the percentile of the training frames' hand clarity recorded in the saved config as its
+    "high clarity" (``RegionCodebookConfig.clarity_high``, what the sampler's hand_clarity = -1 asks for; CyberHost
+    sets a high value at inference to ask for sharp hands)."""
 
     steps: int = 2000
     batch_size: int = 1
@@ -63,6 +66,7 @@ class RegionTrainConfig:
     use_identity: bool = True
     noise_aug: float = 0.02
     mask_init_bias: float = -3.0
+    clarity_high_percentile: float = 90.0
     cpu: bool = False
     loss: LossConfig = field(default_factory=LossConfig)
 
@@ -105,34 +109,10 @@ def unet_lora(unet: nn.Module, rank: int) -> Iterator[list[nn.Parameter]]:
     if rank <= 0:
         yield []
         return
-    try:
-        from peft import LoraConfig, inject_adapter_in_model
-    except ImportError as exc:
-        raise ImportError("lora_rank > 0 needs the optional package peft: pip install peft "
-                          "(or set lora_rank 0)") from exc
-    config = LoraConfig(r=rank, lora_alpha=rank, init_lora_weights=True, target_modules=list(LORA_TARGETS))
-    inject_adapter_in_model(config, unet, adapter_name="embody_region")
-    params = [p for n, p in unet.named_parameters() if "lora_" in n]
-    for p in params:
-        p.requires_grad_(True)
-    try:
+    with lora_adapter(unet, rank, LORA_TARGETS) as params:
+        for p in params:
+            p.requires_grad_(True)
         yield params
-    finally:
-        _remove_lora(unet)
-
-
-def _remove_lora(unet: nn.Module) -> None:
-    from peft.tuners.lora import LoraLayer
-
-    for name, module in list(unet.named_modules()):
-        if isinstance(module, LoraLayer):
-            parent_name, _, child = name.rpartition(".")
-            parent = unet.get_submodule(parent_name) if parent_name else unet
-            setattr(parent, child, module.get_base_layer())
-
-
-def lora_state(unet: nn.Module) -> dict[str, torch.Tensor]:
-    return {n: p.detach() for n, p in unet.named_parameters() if "lora_" in n}
 
 
 def train_region_codebook(
@@ -172,6 +152,9 @@ def _train(components: VideoComponents, dataset: RegionDataset, out_path: str, o
     torch.manual_seed(tc.seed)
     identity_dim = int(getattr(components.image_encoder.config, "projection_dim", 1024))
     config = RegionCodebookConfig.for_unet(unet, identity_dim=identity_dim, **overrides)
+    config.clarity_high = training_clarity_high(dataset, tc.clarity_high_percentile)
+    logger.info("region codebook: high hand clarity %.2f (%gth percentile of the training frames)",
+                config.clarity_high, tc.clarity_high_percentile)
     codebook = RegionCodebook(config).to(device)
     with torch.no_grad():
         for _, _, module in codebook.attention_modules():
@@ -195,8 +178,26 @@ def _train(components: VideoComponents, dataset: RegionDataset, out_path: str, o
                 unet.disable_gradient_checkpointing()  # type: ignore[operator]
 
 
+def training_clarity_high(dataset: RegionDataset, percentile: float = 90.0) -> float:
+    """The ``percentile`` of the hand clarity (Embody Hand Clarity units) over every usable training frame with a
+    scored hand; 0.0 (= none recorded: the sampler's -1 then leaves the clarity condition off) when no frame has one."""
+    if not 0.0 <= percentile <= 100.0:
+        raise ValueError(f"clarity_high_percentile must be in 0..100; got {percentile}")
+    scores = [c.clarity[c.valid & np.isfinite(c.clarity)] for c in dataset.clips]
+    values = np.concatenate(scores) if scores else np.zeros(0, np.float32)
+    return float(np.percentile(values, percentile)) if len(values) else 0.0
+
+
 def _state_config(config: RegionCodebookConfig, tc: RegionTrainConfig) -> str:
-    return json.dumps({"codebook": config.to_dict(), "lora_rank": tc.lora_rank}, sort_keys=True)
+    """What a resumed run must match (clarity_high left out: it follows the data, not the weights' shapes)."""
+    cfg = {k: v for k, v in config.to_dict().items() if k != "clarity_high"}
+    return json.dumps({"codebook": cfg, "lora_rank": tc.lora_rank}, sort_keys=True)
+
+
+def _same_state_config(saved_json: str, state_json: str) -> bool:
+    saved = json.loads(saved_json)
+    saved.get("codebook", {}).pop("clarity_high", None)  # states written before clarity_high was left out
+    return bool(saved == json.loads(state_json))
 
 
 def _loop(components: VideoComponents, dataset: RegionDataset, codebook: RegionCodebook,
@@ -214,7 +215,7 @@ def _loop(components: VideoComponents, dataset: RegionDataset, codebook: RegionC
     step, losses = 0, []
     if resume and os.path.isfile(paths["state"]):
         weights, saved_json, step = load_state(paths["state"], optimizer)
-        if json.loads(saved_json) != json.loads(state_json):
+        if not _same_state_config(saved_json, state_json):
             raise ValueError(f"training state {paths['state']} is for another codebook config or LoRA rank; "
                              "delete it, use another output name, or switch resume off")
         codebook.load_state_dict({k[9:]: v for k, v in weights.items() if k.startswith("codebook.")})
@@ -278,7 +279,7 @@ def _loop(components: VideoComponents, dataset: RegionDataset, codebook: RegionC
             from safetensors.torch import save_file
 
             save_file({k: v.cpu().contiguous() for k, v in lora_state(unet).items()},
-                      out_path[: -len(".safetensors")] + ".lora.safetensors",
+                      lora_path_for(out_path),
                       metadata={"lora_rank": str(tc.lora_rank), "targets": ",".join(LORA_TARGETS)})
         png = plot_losses(losses, paths["png"], ("loss", "diffusion", "diff_in", "diff_out", "mask", "heatmap"),
                           "Embody region codebook training") if losses else None
