@@ -65,8 +65,28 @@ def _write_codebooks(server: ComfyServer) -> None:
     other = dict(tiny_unet_config(), block_out_channels=(64, 128))
     write_tiny_codebook(str(server.models), UNetSpatioTemporalConditionModel(**other), name="tiny_codebook_other_unet")
     folder = server.models / "embody" / "codebook"  # the trainer's side files, which are not codebooks
+    _write_lora_beside(unet, folder, "tiny_codebook_lora")
     for side in ("tiny_codebook.state.safetensors", "gone.lora.safetensors"):
         shutil.copy(folder / "tiny_codebook.safetensors", folder / side)
+
+
+def _write_lora_beside(unet, folder: Path, name: str) -> None:
+    """An untrained codebook with a non-zero peft LoRA beside it (X.lora.safetensors, as the trainer writes it): the
+    codebook alone changes nothing, so any change in the latents comes from the LoRA the sampler applied."""
+    import safetensors.torch
+    import torch
+
+    from models.video.region.lora import LORA_TARGETS, lora_adapter, lora_path_for, lora_state
+    from tests.helpers.tiny_codebook import write_tiny_codebook
+
+    path = write_tiny_codebook(str(folder.parents[1]), unet, name=name)
+    gen = torch.Generator().manual_seed(1)
+    with lora_adapter(unet, 2, LORA_TARGETS) as params:
+        for p in params:
+            p.data.copy_(0.3 * torch.randn(p.shape, generator=gen))
+        state = {k: v.clone().contiguous() for k, v in lora_state(unet).items()}
+    safetensors.torch.save_file(state, lora_path_for(path), metadata={"lora_rank": "2",
+                                                                       "targets": ",".join(LORA_TARGETS)})
 
 
 @pytest.fixture(scope="module")
@@ -209,9 +229,11 @@ def _saved_latents(server: ComfyServer, hist: dict, node: str):
     return safetensors.torch.load_file(str(server.output / item["subfolder"] / item["filename"]))["latent_tensor"]
 
 
-@pytest.mark.parametrize("codebook", ["tiny_codebook.safetensors", "tiny_codebook_trained.safetensors"])
+@pytest.mark.parametrize("codebook", ["tiny_codebook.safetensors", "tiny_codebook_trained.safetensors",
+                                      "tiny_codebook_lora.safetensors"])
 def test_region_codebook_exactness_through_comfyui(server: ComfyServer, codebook: str) -> None:
-    """fp32: an untrained codebook leaves the sampler's latents bit-identical; a trained one changes them."""
+    """fp32: an untrained codebook leaves the sampler's latents bit-identical; a trained one, or an untrained one
+    with a LoRA beside it (applied through peft while the codebook is attached), changes them."""
     hist = server.run_prompt(_region_graph(codebook))
     status = hist.get("status", {})
     assert status.get("status_str") == "success", json.dumps(status.get("messages", []), indent=1)[:4000]
