@@ -182,11 +182,13 @@ class MotionTransformer(nn.Module):
 
         A copy (no gradient): build it once per sampling call, after the weights are final.
         """
+        heads: dict[str, nn.Linear] = {part: head for part, head in self.heads.items()
+                                       if isinstance(head, nn.Linear)}
         with torch.no_grad():
-            first = self.heads["face"]
-            weight = first.weight.new_zeros(self.config.motion_dim, self.config.d_model)
-            bias = first.weight.new_zeros(self.config.motion_dim)
-            for part, head in self.heads.items():
+            ref = heads["face"].weight
+            weight = ref.new_zeros(self.config.motion_dim, self.config.d_model)
+            bias = ref.new_zeros(self.config.motion_dim)
+            for part, head in heads.items():
                 index = getattr(self, f"index_{part}")
                 weight[index] = head.weight
                 bias[index] = head.bias
