@@ -99,7 +99,7 @@ def bench_dwpose_real(frames_n: int = 16, rounds: int = 2) -> None:
     from benchmarks.dwpose_arch import architecture_check, export_onnx
     from models.pose.dwpose import DWPoseBackend
     from models.pose.extract import extract_poses
-    from models.pose.onnx_runtime import default_providers
+    from models.pose.onnx_runtime import default_providers, get_session
 
     print("dwpose-real  architecture check (ours vs published):")
     for line in architecture_check():
@@ -115,6 +115,8 @@ def bench_dwpose_real(frames_n: int = 16, rounds: int = 2) -> None:
     # The same ORT sessions serve every variant (cached by path): warm them once, outside the timings.
     warm = variants["batched (16 crops/run)"]
     extract_poses(frames[:1], warm, person="all", max_people=2)
+    # What the sessions really run on: onnxruntime falls back to the CPU when its CUDA libraries do not load.
+    used = get_session(det, providers).get_providers()[0]
     load = os.getloadavg()
     # Stage costs, to explain the ratios: detector per frame, pose per crop alone and in a batch of 16.
     boxes = warm.detect_boxes(frames[:1])
@@ -139,7 +141,7 @@ def bench_dwpose_real(frames_n: int = 16, rounds: int = 2) -> None:
                   flush=True)
     ref = seconds["unbatched (1 crop/run)"]
     print(f"dwpose-real  {frames_n} frames {SIZE[0]}x{SIZE[1]} (astronaut panning), 2 people/frame, "
-          f"{providers[0]}, best of {rounds}; load average at start {load[0]:.1f} / end {os.getloadavg()[0]:.1f}")
+          f"{used}, best of {rounds}; load average at start {load[0]:.1f} / end {os.getloadavg()[0]:.1f}")
     for name, secs in seconds.items():
         print(f"  {name:27s} {frames_n / secs:7.3f} frames/s   ratio vs unbatched = {ref / secs:.2f}x")
 
