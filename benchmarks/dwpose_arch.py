@@ -365,20 +365,24 @@ def count_flops(model: nn.Module, shape: tuple[int, ...]) -> int:
     return int(counter.get_total_flops())
 
 
-def export_onnx(cache: Path = DEFAULT_CACHE, det_dynamic_batch: bool = False) -> tuple[str, str]:
+def export_onnx(cache: Path = DEFAULT_CACHE, det_dynamic_batch: bool = False, people: int = 2) -> tuple[str, str]:
     """Build both networks with seeded random weights and write yolox_l.onnx / dw-ll_ucoco_384.onnx into
     ``cache`` (once; reused while the files exist). Returns (detector path, pose path).
 
     Contracts as in the official files: detector ``images`` [1, 3, 640, 640] -> ``output`` [1, 8400, 85] (batch
     fixed at 1 like yolox_l.onnx, or dynamic with ``det_dynamic_batch``: then the file is yolox_l_dynamic.onnx);
     pose ``input`` [batch, 3, 384, 288] -> ``simcc_x`` [batch, 133, 576], ``simcc_y`` [batch, 133, 768].
+    people: how many of PLANTED_PEOPLE the detector finds per frame (1 or 2; 1 writes yolox_l_1person*.onnx).
     """
+    if not 1 <= people <= len(PLANTED_PEOPLE):
+        raise ValueError(f"people must be 1..{len(PLANTED_PEOPLE)}, got {people}")
     cache.mkdir(parents=True, exist_ok=True)
-    det_path = cache / ("yolox_l_dynamic.onnx" if det_dynamic_batch else "yolox_l.onnx")
+    stem = "yolox_l" if people == len(PLANTED_PEOPLE) else f"yolox_l_{people}person"
+    det_path = cache / (f"{stem}_dynamic.onnx" if det_dynamic_batch else f"{stem}.onnx")
     pose_path = cache / "dw-ll_ucoco_384.onnx"
     if not det_path.exists():
         logger.info("building YOLOX-L (random weights) -> %s", det_path)
-        det = plant_people(seeded(YOLOXL(), 0))
+        det = plant_people(seeded(YOLOXL(), 0), PLANTED_PEOPLE[:people])
         axes = {"images": {0: "batch"}, "output": {0: "batch"}} if det_dynamic_batch else None
         _export(det, torch.zeros(1, 3, DET_SIZE, DET_SIZE), det_path, ["images"], ["output"], axes)
     if not pose_path.exists():

@@ -14,6 +14,7 @@ modes with YOLOX-L and RTMPose-l whole-body networks of the published sizes and 
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import tempfile
@@ -88,14 +89,14 @@ def _astronaut_clip(n: int) -> np.ndarray:
     return frames
 
 
-def bench_dwpose_real(frames_n: int = 16, rounds: int = 2) -> None:
+def bench_dwpose_real(frames_n: int = 16, rounds: int = 2, people: int = 2) -> None:
     """DWPose with real compute: YOLOX-L 640 + RTMPose-l whole-body 384x288 with the published layer shapes and seeded
     random weights (benchmarks/dwpose_arch.py; ONNX files in ~/.cache/embody-bench, built once), on the CUDA EP when
     this onnxruntime offers it, else the CPU EP,
     through the pack's extraction path (extract_poses + DWPoseBackend): unbatched (1 crop per run) vs batched
-    (16 crops per run, across frames) vs tracking (detector every 8th frame). The detector is planted to find two
-    people per frame (see dwpose_arch.plant_people); its compute is the full network's. All variants run in this
-    one process, interleaved, so machine load hits them alike; the ratios are the result."""
+    (16 crops per run, across frames) vs tracking (detector every 8th frame). The detector is planted to find
+    ``people`` (2, or 1) people per frame (see dwpose_arch.plant_people); its compute is the full network's. All
+    variants run in this one process, interleaved, so machine load hits them alike; the ratios are the result."""
     from benchmarks.dwpose_arch import architecture_check, export_onnx
     from models.pose.dwpose import DWPoseBackend
     from models.pose.extract import extract_poses
@@ -104,7 +105,7 @@ def bench_dwpose_real(frames_n: int = 16, rounds: int = 2) -> None:
     print("dwpose-real  architecture check (ours vs published):")
     for line in architecture_check():
         print(line)
-    det, pose = export_onnx()
+    det, pose = export_onnx(people=people)
     frames = _astronaut_clip(frames_n)
     providers = default_providers()  # CUDA first where this onnxruntime build offers it (a GPU box), else CPU
     variants = {
@@ -114,7 +115,7 @@ def bench_dwpose_real(frames_n: int = 16, rounds: int = 2) -> None:
     }
     # The same ORT sessions serve every variant (cached by path): warm them once, outside the timings.
     warm = variants["batched (16 crops/run)"]
-    extract_poses(frames[:1], warm, person="all", max_people=2)
+    extract_poses(frames[:1], warm, person="all", max_people=people)
     # What the sessions really run on: onnxruntime falls back to the CPU when its CUDA libraries do not load.
     used = get_session(det, providers).get_providers()[0]
     load = os.getloadavg()
@@ -125,22 +126,23 @@ def bench_dwpose_real(frames_n: int = 16, rounds: int = 2) -> None:
     t_one = _best_time(lambda: variants["unbatched (1 crop/run)"].keypoints_from_boxes(frames[:1], crops[:1]), 2)
     t_16 = _best_time(lambda: warm.keypoints_from_boxes(frames[:16], crops), 1) / 16
     print(f"  stages: detector {t_det:.2f} s/frame; pose {t_one:.2f} s/crop alone, {t_16:.2f} s/crop in a batch of "
-          f"16 ({t_one / t_16:.2f}x); detector = {t_det / (t_det + 2 * t_one):.0%} of an unbatched 2-person frame",
+          f"16 ({t_one / t_16:.2f}x); detector = {t_det / (t_det + people * t_one):.0%} of an unbatched "
+          f"{people}-person frame",
           flush=True)
     seconds = dict.fromkeys(variants, float("inf"))
     for round_ in range(rounds):  # interleaved rounds, best of each: load changes hit every variant alike
         for name, backend in variants.items():
             backend.detector_runs = backend.pose_runs = 0
             start = time.perf_counter()
-            result = extract_poses(frames, backend, person="all", max_people=2, chunk=frames_n)
+            result = extract_poses(frames, backend, person="all", max_people=people, chunk=frames_n)
             elapsed = time.perf_counter() - start
             seconds[name] = min(seconds[name], elapsed)
-            people = int((result.keypoints[..., 2].max(axis=-1) > 0).sum())
+            found = int((result.keypoints[..., 2].max(axis=-1) > 0).sum())
             print(f"  round {round_ + 1}: {name:27s} {frames_n / elapsed:7.3f} frames/s  ({elapsed:6.1f} s; detector "
-                  f"on {backend.detector_runs} frames, {backend.pose_runs} pose runs, {people} people found)",
+                  f"on {backend.detector_runs} frames, {backend.pose_runs} pose runs, {found} people found)",
                   flush=True)
     ref = seconds["unbatched (1 crop/run)"]
-    print(f"dwpose-real  {frames_n} frames {SIZE[0]}x{SIZE[1]} (astronaut panning), 2 people/frame, "
+    print(f"dwpose-real  {frames_n} frames {SIZE[0]}x{SIZE[1]} (astronaut panning), {people} people/frame, "
           f"{used}, best of {rounds}; load average at start {load[0]:.1f} / end {os.getloadavg()[0]:.1f}")
     for name, secs in seconds.items():
         print(f"  {name:27s} {frames_n / secs:7.3f} frames/s   ratio vs unbatched = {ref / secs:.2f}x")
@@ -222,13 +224,14 @@ def clarity_section() -> None:
 SECTIONS: list[tuple[str, Callable[[], None]]] = [
     ("dwpose", bench_dwpose),
     ("dwpose-real", bench_dwpose_real),
+    ("dwpose-real-1person", functools.partial(bench_dwpose_real, people=1)),
     ("render", render_section),
     ("clarity", clarity_section),
 ]
 
 
 # Sections that take minutes on a CPU: run only when named.
-ON_REQUEST = {"dwpose-real"}
+ON_REQUEST = {"dwpose-real", "dwpose-real-1person"}
 
 
 def main(argv: list[str]) -> int:
