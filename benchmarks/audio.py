@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import os
 import resource
 import time
 
@@ -61,6 +62,29 @@ def _sample_child(queue: mp.Queue, feats: np.ndarray, window: int, steps: int, c
     queue.put((elapsed, max(peak - before, 0.0), gpu, peak))
 
 
+class _WithoutShortcuts:
+    """The motion model as the sampler used it before issue 10: every pass recomputes the audio tokens (for the
+    unconditional half too), scatters the three part heads and runs under no_grad. Same numbers
+    (tests/test_audio_solver.py checks that bit for bit); only for timing the per-window shortcuts against."""
+
+    def __init__(self, model: object) -> None:
+        self.model = model
+        self.config = model.config  # type: ignore[attr-defined]
+
+    def embed_audio(self, audio: object) -> object:
+        return audio  # handed back as "audio_embedding" below, where it becomes the raw audio again
+
+    def fused_heads(self) -> None:
+        return None
+
+    def __call__(self, x_t, t, audio, keep, known, audio_embedding=None, heads=None):  # noqa: ANN001, ANN204
+        import torch
+
+        # The sampler used to run under no_grad, not inference_mode (issue 10 changed that too).
+        with torch.inference_mode(False), torch.no_grad():
+            return self.model(x_t, t, audio_embedding, keep, known)  # type: ignore[operator]
+
+
 def _solver_child(queue: mp.Queue, feats: np.ndarray, steps: int, fast_steps: int, cfg: float, threads: int,
                   device: str, repeats: int) -> None:
     import torch
@@ -73,15 +97,25 @@ def _solver_child(queue: mp.Queue, feats: np.ndarray, steps: int, fast_steps: in
     model = MotionTransformer(MotionModelConfig()).eval().to(device)
     audio = torch.from_numpy(feats).to(device)
     sample_long(model, audio[:60], steps=2, cfg_scale=cfg)  # warm-up
-    best = {"ddim": float("inf"), "dpmpp_2m": float("inf")}
-    for _ in range(repeats):
-        for solver, n in (("ddim", steps), ("dpmpp_2m", fast_steps)):
-            start = time.perf_counter()
-            sample_long(model, audio, steps=n, cfg_scale=cfg, seed=0, solver=solver)
+    variants = {  # name -> (model, solver, steps)
+        "ddim_plain": (_WithoutShortcuts(model), "ddim", steps),
+        "ddim": (model, "ddim", steps),
+        "dpmpp_2m": (model, "dpmpp_2m", fast_steps),
+    }
+    best = dict.fromkeys(variants, float("inf"))
+    best_cpu = dict.fromkeys(variants, float("inf"))
+    outputs = {}
+    for _ in range(repeats):  # interleaved, best of: load changes hit every variant alike
+        for name, (net, solver, n) in variants.items():
+            start, start_cpu = time.perf_counter(), time.process_time()
+            outputs[name] = sample_long(net, audio, steps=n, cfg_scale=cfg, seed=0,  # type: ignore[arg-type]
+                                        solver=solver)
             if device.startswith("cuda"):
                 torch.cuda.synchronize()
-            best[solver] = min(best[solver], time.perf_counter() - start)
-    queue.put((best["ddim"], best["dpmpp_2m"]))
+            best[name] = min(best[name], time.perf_counter() - start)
+            best_cpu[name] = min(best_cpu[name], time.process_time() - start_cpu)
+    same = bool(torch.equal(outputs["ddim"], outputs["ddim_plain"]))
+    queue.put(({k: (best[k], best_cpu[k]) for k in variants}, same))
 
 
 def run_solvers(feats: np.ndarray, steps: int, fast_steps: int, cfg: float, threads: int, device: str,
@@ -105,6 +139,27 @@ def run_sampler(feats: np.ndarray, window: int, steps: int, cfg: float, threads:
     return result
 
 
+def _print_solvers(args: argparse.Namespace, feats: np.ndarray) -> None:
+    """Default vs fast sampler (and the default before issue 10's shortcuts), wall and CPU seconds, one process.
+
+    With one thread, CPU time is what the sampler costs; wall time adds whatever else the machine is doing."""
+    dur = args.seconds
+    times, same = run_solvers(feats, args.steps, args.fast_steps, args.cfg, args.threads, args.device, args.repeats)
+    labels = {"ddim_plain": f"default, before issue 10: DDIM {args.steps} steps",
+              "ddim": f"default: DDIM {args.steps} steps",
+              "dpmpp_2m": f"fast: DPM-Solver++(2M) {args.fast_steps} steps"}
+    print(f"motion sampler, {dur:.0f} s of audio, windowed, cfg {args.cfg}, {args.threads} thread(s), best of "
+          f"{args.repeats}, load average {os.getloadavg()[0]:.1f}:")
+    for name, (wall, cpu) in times.items():
+        print(f"  {labels[name]:42s} wall {wall:7.3f} s = {dur / wall:6.1f} x real time | CPU {cpu:7.3f} s = "
+              f"{dur / cpu:6.1f} x real time")
+    (w0, c0), (w1, c1), (w2, c2) = times["ddim_plain"], times["ddim"], times["dpmpp_2m"]
+    print(f"  shortcuts (per-window audio tokens, fused heads, inference mode): {w0 / w1:.2f}x wall, {c0 / c1:.2f}x "
+          f"CPU, output identical: {same}")
+    print(f"  fast vs default: {w1 / w2:.2f}x wall, {c1 / c2:.2f}x CPU; fast vs the default before issue 10: "
+          f"{w0 / w2:.2f}x wall, {c0 / c2:.2f}x CPU")
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--seconds", type=float, default=60.0)
@@ -115,6 +170,8 @@ def main() -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--fast-steps", type=int, default=4, help="DPM-Solver++(2M) steps for the old-vs-new comparison")
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--solvers-only", action="store_true",
+                   help="only the default-vs-fast sampler comparison (skips features, procedural, whole-clip runs)")
     args = p.parse_args()
 
     import torch
@@ -136,6 +193,9 @@ def main() -> None:
     t_proc = time.perf_counter() - start
 
     feats = features.features
+    if args.solvers_only:
+        _print_solvers(args, feats)
+        return
     t_win, mem_win, gpu_win, peak_win = run_sampler(feats, 50, args.steps, args.cfg, args.threads, args.device)
     t_all, mem_all, gpu_all, peak_all = run_sampler(feats, 0, args.steps, args.cfg, args.threads, args.device)
     # Attention scores of one layer: batch 2 (cfg) x 4 heads x frames^2 x 4 bytes.
@@ -154,10 +214,7 @@ def main() -> None:
           f"{mem_all:.0f} MB (process peaks {peak_win:.0f} / {peak_all:.0f} MB)")
     print(f"attention scores per layer: windowed {att_win:.2f} MB, whole clip {att_all:.1f} MB "
           f"({att_all / att_win:.0f}x; grows with the square of the clip length, windows stay constant)")
-    t_old, t_new = run_solvers(feats, args.steps, args.fast_steps, args.cfg, args.threads, args.device, args.repeats)
-    print(f"old sampler: DDIM {args.steps} steps      {t_old:7.3f} s  {dur / t_old:8.1f} x real time  (windowed)")
-    print(f"new sampler: DPM++(2M) {args.fast_steps} steps {t_new:7.3f} s  {dur / t_new:8.1f} x real time  "
-          f"(windowed; {t_old / t_new:.2f}x faster, same process, best of {args.repeats})")
+    _print_solvers(args, feats)
     if args.device.startswith("cuda"):
         print(f"peak GPU memory: windowed {gpu_win:.0f} MiB, whole clip {gpu_all:.0f} MiB")
 

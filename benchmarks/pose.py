@@ -2,15 +2,19 @@
 
     python -m benchmarks.pose            # every section whose imports work
     python -m benchmarks.pose dwpose     # only the named sections
+    python -m benchmarks.pose dwpose-real  # real-size DWPose networks (random weights); minutes, only when named
 
 Sections (add yours to SECTIONS): dwpose = DWPose path batched vs one crop per session.run, on 512x768 frames with
 the tiny ONNX stand-ins (tests/helpers/tiny_dwpose.py) on the CPU execution provider. The stand-ins cost almost
 nothing to run, so the ratio measures the per-call overhead that cross-frame batching removes (pre/post-processing
-is the same in both), not the real networks' compute.
+is the same in both), not the real networks' compute. dwpose-real (only when named: minutes on a CPU) = the same three
+modes with YOLOX-L and RTMPose-l whole-body networks of the published sizes and random weights
+(benchmarks/dwpose_arch.py), so the networks' real compute is in the ratios.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import tempfile
@@ -70,6 +74,78 @@ def bench_dwpose() -> None:
         print(f"dwpose  {FRAMES} frames {SIZE[0]}x{SIZE[1]}, 2 people/frame, stand-in ONNX, CPU EP")
         for name, seconds in best.items():
             print(f"  {name:27s} {FRAMES / seconds:7.1f} frames/s   ratio vs unbatched = {ref / seconds:.2f}x")
+
+
+def _astronaut_clip(n: int) -> np.ndarray:
+    """uint8 [n, 768, 512, 3]: scikit-image's astronaut (512x512) drifting down and sideways over a grey portrait
+    canvas, a few pixels per frame, like a slow camera pan over a real photo."""
+    from skimage import data
+
+    image = data.astronaut()
+    frames = np.full((n, SIZE[1], SIZE[0], 3), 96, np.uint8)
+    for i in range(n):
+        dy, dx = 60 + 5 * i, (3 * i) % 24
+        frames[i, dy : dy + 512, dx:] = image[:, : SIZE[0] - dx]
+    return frames
+
+
+def bench_dwpose_real(frames_n: int = 16, rounds: int = 2, people: int = 2) -> None:
+    """DWPose with real compute: YOLOX-L 640 + RTMPose-l whole-body 384x288 with the published layer shapes and seeded
+    random weights (benchmarks/dwpose_arch.py; ONNX files in ~/.cache/embody-bench, built once), on the CUDA EP when
+    this onnxruntime offers it, else the CPU EP,
+    through the pack's extraction path (extract_poses + DWPoseBackend): unbatched (1 crop per run) vs batched
+    (16 crops per run, across frames) vs tracking (detector every 8th frame). The detector is planted to find
+    ``people`` (2, or 1) people per frame (see dwpose_arch.plant_people); its compute is the full network's. All
+    variants run in this one process, interleaved, so machine load hits them alike; the ratios are the result."""
+    from benchmarks.dwpose_arch import architecture_check, export_onnx
+    from models.pose.dwpose import DWPoseBackend
+    from models.pose.extract import extract_poses
+    from models.pose.onnx_runtime import default_providers, get_session
+
+    print("dwpose-real  architecture check (ours vs published):")
+    for line in architecture_check():
+        print(line)
+    det, pose = export_onnx(people=people)
+    frames = _astronaut_clip(frames_n)
+    providers = default_providers()  # CUDA first where this onnxruntime build offers it (a GPU box), else CPU
+    variants = {
+        "unbatched (1 crop/run)": DWPoseBackend(det, pose, providers=providers, pose_batch=1),
+        "batched (16 crops/run)": DWPoseBackend(det, pose, providers=providers, pose_batch=16),
+        "tracking (detect every 8)": DWPoseBackend(det, pose, providers=providers, pose_batch=16, detect_every=8),
+    }
+    # The same ORT sessions serve every variant (cached by path): warm them once, outside the timings.
+    warm = variants["batched (16 crops/run)"]
+    extract_poses(frames[:1], warm, person="all", max_people=people)
+    # What the sessions really run on: onnxruntime falls back to the CPU when its CUDA libraries do not load.
+    used = get_session(det, providers).get_providers()[0]
+    load = os.getloadavg()
+    # Stage costs, to explain the ratios: detector per frame, pose per crop alone and in a batch of 16.
+    boxes = warm.detect_boxes(frames[:1])
+    t_det = _best_time(lambda: warm.detect_boxes(frames[:1]), 1)
+    crops = [boxes[0][:1, :4]] * 16
+    t_one = _best_time(lambda: variants["unbatched (1 crop/run)"].keypoints_from_boxes(frames[:1], crops[:1]), 2)
+    t_16 = _best_time(lambda: warm.keypoints_from_boxes(frames[:16], crops), 1) / 16
+    print(f"  stages: detector {t_det:.2f} s/frame; pose {t_one:.2f} s/crop alone, {t_16:.2f} s/crop in a batch of "
+          f"16 ({t_one / t_16:.2f}x); detector = {t_det / (t_det + people * t_one):.0%} of an unbatched "
+          f"{people}-person frame",
+          flush=True)
+    seconds = dict.fromkeys(variants, float("inf"))
+    for round_ in range(rounds):  # interleaved rounds, best of each: load changes hit every variant alike
+        for name, backend in variants.items():
+            backend.detector_runs = backend.pose_runs = 0
+            start = time.perf_counter()
+            result = extract_poses(frames, backend, person="all", max_people=people, chunk=frames_n)
+            elapsed = time.perf_counter() - start
+            seconds[name] = min(seconds[name], elapsed)
+            found = int((result.keypoints[..., 2].max(axis=-1) > 0).sum())
+            print(f"  round {round_ + 1}: {name:27s} {frames_n / elapsed:7.3f} frames/s  ({elapsed:6.1f} s; detector "
+                  f"on {backend.detector_runs} frames, {backend.pose_runs} pose runs, {found} people found)",
+                  flush=True)
+    ref = seconds["unbatched (1 crop/run)"]
+    print(f"dwpose-real  {frames_n} frames {SIZE[0]}x{SIZE[1]} (astronaut panning), {people} people/frame, "
+          f"{used}, best of {rounds}; load average at start {load[0]:.1f} / end {os.getloadavg()[0]:.1f}")
+    for name, secs in seconds.items():
+        print(f"  {name:27s} {frames_n / secs:7.3f} frames/s   ratio vs unbatched = {ref / secs:.2f}x")
 
 
 def render_section() -> None:
@@ -147,13 +223,19 @@ def clarity_section() -> None:
 # name -> function; H2/H3 add e.g. ("render", bench_render), ("clarity", bench_clarity).
 SECTIONS: list[tuple[str, Callable[[], None]]] = [
     ("dwpose", bench_dwpose),
+    ("dwpose-real", bench_dwpose_real),
+    ("dwpose-real-1person", functools.partial(bench_dwpose_real, people=1)),
     ("render", render_section),
     ("clarity", clarity_section),
 ]
 
 
+# Sections that take minutes on a CPU: run only when named.
+ON_REQUEST = {"dwpose-real", "dwpose-real-1person"}
+
+
 def main(argv: list[str]) -> int:
-    wanted = set(argv) or {name for name, _ in SECTIONS}
+    wanted = set(argv) or {name for name, _ in SECTIONS} - ON_REQUEST
     for name, fn in SECTIONS:
         if name not in wanted:
             continue

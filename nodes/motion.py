@@ -17,6 +17,7 @@ from ..models.audio.learned.generate import generate_motion
 from ..models.audio.learned.model_file import load_motion_model
 from ..models.audio.learned.motion_model import MotionModelConfig
 from ..models.audio.learned.progress import TrainingProgress
+from ..models.audio.learned.solver import SOLVERS
 from ..models.audio.learned.train import TrainConfig, checked_paths, train_motion_model
 from ..models.audio.timeline import timeline
 from ..models.io.safe_paths import resolve_inside
@@ -88,7 +89,8 @@ class EmbodyAudioToMotion(io.ComfyNode):
                 io.Int.Input("seed", default=0, min=0, max=2**31 - 1, control_after_generate=True,
                              tooltip="Same seed, same motion."),
                 io.Int.Input("steps", default=10, min=1, max=200,
-                             tooltip="Denoising steps (DDIM); 10 is plenty for motion."),
+                             tooltip="Denoising steps: network calls per window. 10 is plenty with the ddim solver; "
+                             "dpmpp_2m keeps the same quality at 4 (2.5x faster)."),
                 io.Float.Input("cfg", default=2.0, min=1.0, max=10.0, step=0.1,
                                tooltip="Audio guidance: higher follows the speech more strongly (1 = off)."),
                 io.Float.Input("motion_scale", default=1.0, min=0.0, max=3.0, step=0.05,
@@ -98,13 +100,19 @@ class EmbodyAudioToMotion(io.ComfyNode):
                              tooltip="Frames per window; 0 = the model's training window."),
                 io.Int.Input("overlap", default=-1, min=-1, max=4095,
                              tooltip="Frames each window inherits from the previous one; -1 = the model's default."),
+                # Optional and last, so saved workflows (widget values by position) and API prompts without it
+                # keep today's sampler.
+                io.Combo.Input("solver", options=list(SOLVERS), default="ddim", optional=True,
+                               tooltip="How each denoising step moves towards the clean motion. ddim (default): "
+                               "deterministic DDIM, first order. dpmpp_2m: DPM-Solver++(2M), second order, "
+                               "reaches ddim-10's quality in about 4 steps; set steps to 4 with it."),
             ],
             outputs=[EmbodyPose.Output(display_name="pose", tooltip="The animated pose at the audio's fps.")],
         )
 
     @classmethod
     def execute(cls, motion_model, reference, audio_features, seed, steps, cfg, motion_scale, person, window,
-                overlap) -> io.NodeOutput:
+                overlap, solver: str = "ddim") -> io.NodeOutput:
         patcher = _patcher(motion_model)
         comfy.model_management.load_models_gpu([patcher], force_full_load=True)
         bar = comfy.utils.ProgressBar(1)
@@ -116,7 +124,7 @@ class EmbodyAudioToMotion(io.ComfyNode):
         pose = generate_motion(
             patcher.model, reference, audio_features, steps=steps, cfg_scale=cfg, seed=seed,
             motion_scale=motion_scale, person=person, window=window or None,
-            overlap=None if overlap < 0 else overlap, progress=progress,
+            overlap=None if overlap < 0 else overlap, progress=progress, solver=solver,
         )
         return io.NodeOutput(pose, ui={**pose_ui(pose), "embody_timeline": [timeline(audio_features, pose)]})
 

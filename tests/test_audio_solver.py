@@ -2,15 +2,17 @@
 DPMSolverMultistepScheduler (the official implementation) on fixed inputs, and bad solver names are refused.
 
 Replacing the second-order correction in models/audio/learned/solver.py by the first-order step turns
-test_dpmpp_2m_matches_diffusers red."""
+test_dpmpp_2m_matches_diffusers red. The sampler's per-window shortcuts (audio tokens and fused output heads built
+once per window, issue 10) must not change a single number: dropping the bias from MotionTransformer.fused_heads
+turns test_sampler_shortcuts_change_no_number red."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from models.audio.learned.diffusion import cosine_alpha_bar, sample_long
-from models.audio.learned.motion_model import MotionTransformer
+from models.audio.learned.diffusion import X0_CLIP, cosine_alpha_bar, sample_long, window_plan
+from models.audio.learned.motion_model import MotionModelConfig, MotionTransformer
 from models.audio.learned.solver import solver_step
 from tests.helpers.tiny_motion import tiny_config
 
@@ -66,3 +68,47 @@ def test_unknown_solver_is_refused() -> None:
     model = MotionTransformer(tiny_config()).eval()
     with pytest.raises(ValueError, match="solver must be one of ddim, dpmpp_2m"):
         sample_long(model, torch.zeros(10, model.config.feature_dim), steps=2, solver="euler")
+
+
+@torch.no_grad()
+def _plain_ddim(model: MotionTransformer, audio: torch.Tensor, steps: int, cfg: float, seed: int) -> torch.Tensor:
+    """The sampler as it was before the shortcuts: every pass recomputes the audio tokens (also for the
+    unconditional half) and scatters the three part heads. DDIM, temporal outpainting with the model's windows."""
+    c = model.config
+    alpha_bar = cosine_alpha_bar(c.train_steps).float()
+    gen = torch.Generator().manual_seed(seed)
+    out = audio.new_zeros(len(audio), c.motion_dim)
+    for start, end, k in window_plan(len(audio), c.window, c.overlap):
+        a = audio[None, start:end]
+        frames = end - start
+        x = torch.randn((1, frames, c.motion_dim), generator=gen)
+        known = torch.zeros(1, frames, dtype=torch.bool)
+        known[:, :k] = True
+        clean = torch.zeros_like(x)
+        clean[:, :k] = out[start : start + k]
+        ts = torch.linspace(c.train_steps - 1, 0, steps).round().long().tolist()
+        for i, t in enumerate(ts):
+            x_in = torch.where(known[..., None], clean, x)
+            both = model(torch.cat([x_in, x_in]), torch.full((2,), t), torch.cat([a, a]),
+                         torch.tensor([True, False]), torch.cat([known, known]))
+            x0 = (both[1:] + cfg * (both[:1] - both[1:])).clamp(-X0_CLIP, X0_CLIP)
+            x0 = torch.where(known[..., None], clean, x0)
+            if i == len(ts) - 1:
+                break
+            ab_t, ab_n = alpha_bar[t], alpha_bar[ts[i + 1]]
+            eps = (x - ab_t.sqrt() * x0) / (1 - ab_t).clamp(min=1e-8).sqrt()
+            x = ab_n.sqrt() * x0 + (1 - ab_n).clamp(min=1e-8).sqrt() * eps
+        out[start:end] = x0[0]
+    return out
+
+
+def test_sampler_shortcuts_change_no_number() -> None:
+    """Default settings stay bit-for-bit what they were: the shipped model size, 3 windows of outpainting."""
+    torch.manual_seed(0)
+    model = MotionTransformer(MotionModelConfig(dropout=0.0)).eval()
+    with torch.no_grad():  # a non-zero bias in every head, so a dropped or misplaced bias shows
+        for head in model.heads.values():
+            head.bias.normal_()
+    audio = torch.randn(110, model.config.feature_dim, generator=torch.Generator().manual_seed(1))
+    ours = sample_long(model, audio, steps=4, cfg_scale=2.0, seed=7)
+    assert torch.equal(ours, _plain_ddim(model, audio, steps=4, cfg=2.0, seed=7))

@@ -194,6 +194,26 @@ def test_shipped_example_runs(server: ComfyServer, name: str) -> None:
     assert status.get("status_str") == "success", json.dumps(errors, indent=1)[:4000]
 
 
+def test_audio_to_motion_solver_reaches_the_sampler(server: ComfyServer) -> None:
+    """The solver widget (issue 10) changes the motion: same seed and steps, ddim vs dpmpp_2m, different poses in
+    the node's preview; and an unknown solver is refused by ComfyUI's validation, naming the input."""
+    base = json.loads((PACK_DIR / "tests" / "workflows" / "talking_body_api.json").read_text())
+    base = {k: v for k, v in base.items() if not k.startswith("_")}
+    previews = {}
+    for solver in ("ddim", "dpmpp_2m"):
+        prompt = json.loads(json.dumps(base))
+        prompt["9"]["inputs"].update(steps=4, solver=solver)
+        prompt["8"]["inputs"]["filename_prefix"] = f"embody_test/solver_{solver}"
+        hist = server.run_prompt(prompt)
+        assert hist.get("status", {}).get("status_str") == "success", hist.get("status")
+        previews[solver] = json.dumps(hist["outputs"]["9"]["embody_pose"], sort_keys=True)
+    assert previews["ddim"] != previews["dpmpp_2m"], "the solver input did not reach the sampler"
+    prompt = json.loads(json.dumps(base))
+    prompt["9"]["inputs"]["solver"] = "euler"
+    with pytest.raises(AssertionError, match="solver"):
+        server.run_prompt(prompt)
+
+
 def test_bad_input_gives_a_clear_error(server: ComfyServer) -> None:
     """A frame-count mismatch between images and poses must fail with a message naming the inputs."""
     prompt = {

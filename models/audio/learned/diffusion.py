@@ -15,6 +15,7 @@ Memory is that of one window whatever the audio length.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 
@@ -35,6 +36,13 @@ def cosine_alpha_bar(steps: int, s: float = 0.008) -> torch.Tensor:
     alpha_bar = f / f[0]
     betas = (1 - alpha_bar[1:] / alpha_bar[:-1]).clamp(max=0.999)
     return torch.cumprod(1 - betas, dim=0)
+
+
+@functools.lru_cache(maxsize=4)
+def _alpha_bar_f32(steps: int) -> torch.Tensor:
+    """cosine_alpha_bar as float32 on the CPU, computed once per schedule length (every window used to redo the
+    float64 cumprod). Cached: treat it as read-only."""
+    return cosine_alpha_bar(steps).to(torch.float32)
 
 
 def _part_masks(motion_dim: int, device: torch.device) -> dict[str, torch.Tensor]:
@@ -100,22 +108,28 @@ def diffusion_loss(
 
 
 def _guided_x0(
-    model: MotionTransformer, x_t: torch.Tensor, t: int, audio: torch.Tensor, known: torch.Tensor, cfg_scale: float
+    model: MotionTransformer, x_t: torch.Tensor, t: int, audio_emb: torch.Tensor, known: torch.Tensor,
+    cfg_scale: float, heads: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> torch.Tensor:
+    """x0 with classifier-free guidance. audio_emb: [B, F, d] from model.embed_audio, computed once per window:
+    it does not change across steps, and the unconditional half replaces it by the null token anyway.
+    heads: model.fused_heads(), built once per window."""
     batch = x_t.shape[0]
     steps = torch.full((batch,), t, dtype=torch.long, device=x_t.device)
     if cfg_scale == 1.0:
-        return model(x_t, steps, audio, torch.ones(batch, dtype=torch.bool, device=x_t.device), known)
+        keep = torch.ones(batch, dtype=torch.bool, device=x_t.device)
+        return model(x_t, steps, None, keep, known, audio_embedding=audio_emb, heads=heads)
     # Conditional and unconditional passes in one batch.
     keep = torch.cat([torch.ones(batch, dtype=torch.bool), torch.zeros(batch, dtype=torch.bool)]).to(x_t.device)
     out = model(
-        torch.cat([x_t, x_t]), torch.cat([steps, steps]), torch.cat([audio, audio]), keep, torch.cat([known, known])
+        torch.cat([x_t, x_t]), torch.cat([steps, steps]), None, keep, torch.cat([known, known]),
+        audio_embedding=torch.cat([audio_emb, audio_emb]), heads=heads,
     )
     cond, uncond = out[:batch], out[batch:]
     return uncond + cfg_scale * (cond - uncond)
 
 
-@torch.no_grad()
+@torch.inference_mode()  # as no_grad, minus autograd's version/view bookkeeping: same numbers, ~10% less time
 def sample_window(
     model: MotionTransformer,
     audio: torch.Tensor,
@@ -136,7 +150,7 @@ def sample_window(
     cfg = model.config
     batch, frames, _ = audio.shape
     dev, dtype = audio.device, audio.dtype
-    alpha_bar = cosine_alpha_bar(cfg.train_steps).to(dev, torch.float32)
+    alpha_bar = _alpha_bar_f32(cfg.train_steps).to(dev)
     x = torch.randn((batch, frames, cfg.motion_dim), generator=generator, device="cpu").to(dev, dtype)
     known = torch.zeros(batch, frames, dtype=torch.bool, device=dev)
     clean = torch.zeros_like(x)
@@ -145,11 +159,13 @@ def sample_window(
         known[:, :k] = True
         clean[:, :k] = known_values[:, :k].to(dev, dtype)
     timesteps = torch.linspace(cfg.train_steps - 1, 0, steps).round().long().tolist()
+    # Step-independent parts, once per window instead of once per step and pass (same numbers).
+    audio_emb, heads = model.embed_audio(audio), model.fused_heads()
     x0 = x
     prev: tuple[torch.Tensor, torch.Tensor] | None = None
     for i, t in enumerate(timesteps):
         x_in = torch.where(known[..., None], clean, x)
-        x0 = _guided_x0(model, x_in, t, audio, known, cfg_scale).clamp(-X0_CLIP, X0_CLIP)
+        x0 = _guided_x0(model, x_in, t, audio_emb, known, cfg_scale, heads).clamp(-X0_CLIP, X0_CLIP)
         x0 = torch.where(known[..., None], clean, x0)
         if i == len(timesteps) - 1:
             break
@@ -171,7 +187,7 @@ def window_plan(num_frames: int, window: int, overlap: int) -> list[tuple[int, i
     return plan
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def sample_long(
     model: MotionTransformer,
     audio: torch.Tensor,

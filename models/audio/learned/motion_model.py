@@ -169,14 +169,50 @@ class MotionTransformer(nn.Module):
         # Data std of the normalised residuals per coordinate; set by the trainer, saved with the weights.
         self.register_buffer("motion_std", torch.ones(config.motion_dim))
 
+    def embed_audio(self, audio: torch.Tensor) -> torch.Tensor:
+        """Audio tokens [B, F, d_model] of audio features [B, F, D] (context stacking + MLP).
+
+        They do not depend on the diffusion step, so a sampler computes them once per window and passes them to
+        every step's ``forward`` (``audio_embedding``) instead of recomputing them for every pass.
+        """
+        return self.audio_mlp(audio_windows(audio, self.config.audio_context))
+
+    def fused_heads(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The three part heads as one linear map (weight [266, d_model], bias [266]) whose rows are already in
+        motion-vector order, so inference runs one matmul instead of three matmuls and three scatters.
+
+        A copy (no gradient): build it once per sampling call, after the weights are final.
+        """
+        heads: dict[str, nn.Linear] = {part: head for part, head in self.heads.items()
+                                       if isinstance(head, nn.Linear)}
+        with torch.no_grad():
+            ref = heads["face"].weight
+            weight = ref.new_zeros(self.config.motion_dim, self.config.d_model)
+            bias = ref.new_zeros(self.config.motion_dim)
+            for part, head in heads.items():
+                index = getattr(self, f"index_{part}")
+                weight[index] = head.weight
+                bias[index] = head.bias
+        return weight, bias
+
     def forward(
-        self, x_t: torch.Tensor, t: torch.Tensor, audio: torch.Tensor, audio_keep: torch.Tensor, known: torch.Tensor
+        self, x_t: torch.Tensor, t: torch.Tensor, audio: torch.Tensor | None, audio_keep: torch.Tensor,
+        known: torch.Tensor, audio_embedding: torch.Tensor | None = None,
+        heads: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> torch.Tensor:
+        """audio_embedding: [B, F, d_model] from :meth:`embed_audio` (then ``audio`` is not used and may be None);
+        rows whose ``audio_keep`` is False are replaced by the learned null token either way.
+        heads: :meth:`fused_heads` for inference (same numbers, fewer ops); None = the per-part heads (training)."""
         batch, frames, _ = x_t.shape
         if frames > self.config.max_frames:
             raise ValueError(f"{frames} frames exceed the model's max_frames ({self.config.max_frames}); use windows")
         d = self.config.d_model
-        a = self.audio_mlp(audio_windows(audio, self.config.audio_context))
+        if audio_embedding is not None:
+            a = audio_embedding
+        elif audio is not None:
+            a = self.embed_audio(audio)
+        else:
+            raise ValueError("the motion model needs either audio features or their embedding")
         a = torch.where(audio_keep[:, None, None], a, self.null_audio.to(a.dtype))
         h = self.motion_in(torch.cat([x_t, known[..., None].to(x_t.dtype)], dim=-1)) + a
         pos = sinusoidal_encoding(torch.arange(frames, device=x_t.device), d).to(h.dtype)
@@ -184,6 +220,8 @@ class MotionTransformer(nn.Module):
         h = h + pos[None] + step[:, None]
         causal = torch.triu(torch.full((frames, frames), float("-inf"), device=x_t.device), diagonal=1)
         h = self.out_norm(self.encoder(h, mask=causal.to(h.dtype)))
+        if heads is not None:
+            return nn.functional.linear(h, heads[0], heads[1])
         out = x_t.new_zeros(batch, frames, self.config.motion_dim)
         for part, head in self.heads.items():
             out[..., getattr(self, f"index_{part}")] = head(h)
