@@ -186,8 +186,9 @@ def denoise(
 
     regions: a region codebook and its inputs (attached for the whole run; see models/video/region/sampling.py).
     init_latents: [F, 4, H/8, W/8] scaled VAE latents to start from (a pose warp, models/video/init_latents.py):
-        with ``settings.init_strength`` s > 0 the first round(s * steps) steps are skipped and sampling starts from
-        init_latents + sigma_start * noise (SDEdit) in every window. None or s = 0: pure noise, all steps.
+        with ``settings.init_strength`` s > 0 the first ``start_step(s, steps)`` steps (round(s * steps), half up,
+        the last step always runs) are skipped and sampling starts from init_latents + sigma_start * noise (SDEdit)
+        in every window. None or s = 0: pure noise, all steps.
 
     Returns float32 latents [F, 4, H/8, W/8] on the CPU (unscaled: divide by the VAE scaling factor to decode).
     The generator is consumed after ``encode_reference`` (official order: noise-aug noise, then initial noise).
