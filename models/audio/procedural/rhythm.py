@@ -106,12 +106,10 @@ def _spread_kernel(fps: float, seconds: float = 0.16) -> np.ndarray:
     return np.asarray(w / w.sum())
 
 
-def _spread(kicks: np.ndarray, kernel: np.ndarray) -> np.ndarray:
-    """Kicks [F] spread by ``kernel`` centred on each kick, then led by one frame: the discrete spring applies a
-    kick at frame n to the velocity between n and n + 1 (springs.spring_matrices), so without the lead every
-    movement would be at its fastest one frame (40 ms at 25 fps) after its syllable."""
+def _spread(kicks: np.ndarray, kernel: np.ndarray, lead: int = 0) -> np.ndarray:
+    """Kicks [F] spread by ``kernel`` centred on each kick, then moved ``lead`` frames earlier."""
     spread = np.convolve(kicks, kernel, mode="same")
-    return np.asarray(np.r_[spread[1:], 0.0])
+    return np.asarray(np.r_[spread[lead:], np.zeros(lead)])
 
 
 def _smooth_noise(rng: np.random.Generator, t: np.ndarray, fmin: float, fmax: float, parts: int = 3) -> np.ndarray:
@@ -234,8 +232,11 @@ def rhythm_motion(reference: PoseSequence, features: AudioFeatures, seed: int = 
     # a seeded lead hand takes most of each beat and the other hand a smaller share.
     strong = peaks[onset[peaks] >= 0.5]
     # A beat is a quick flick of the hand (McNeill 1992), quicker than a nod: its kick is spread over ~0.08 s, half
-    # the head's spread, so the hand is fastest on the syllable's own frame. Spread like the head's, the hand speed
-    # was smeared over 5 frames and followed onset strength at r ~0.5 instead of ~0.6 (test_audio_rhythm, lag 0).
+    # the head's spread, and led by one frame, because the discrete spring turns a kick at frame n into movement
+    # between frames n and n + 1 (springs.spring_matrices). So the hand is fastest on the syllable's own frame:
+    # hand speed against onset strength on speech went from r ~0.35 at lag 0 (0.53 one frame late) to ~0.6
+    # (tests/test_audio_rhythm.py). Nods keep their wider, unled spread: led too, their frame-to-frame jerk grew
+    # by a third on the astronaut's pose.
     stroke = _spread_kernel(fps, 0.08)
     lead = rng.uniform(0.0, 1.0, peaks.size) < 0.5
     arm_angle = {}
@@ -245,7 +246,8 @@ def rhythm_motion(reference: PoseSequence, features: AudioFeatures, seed: int = 
         kick[peaks] = 0.9 * onset[peaks] * share / impulse_peak(w_g, z_g)
         target = 0.5 * speaking * rng.uniform(0.6, 1.0)
         # Forearm pitch toward the camera, radians.
-        arm_angle[side] = simulate_spring(target, _spread(kick, stroke), w_g, z_g, fps) * gate * k["gesture_amount"] * g
+        lift = simulate_spring(target, _spread(kick, stroke, lead=1), w_g, z_g, fps)
+        arm_angle[side] = lift * gate * k["gesture_amount"] * g
 
     # Idle: breathing (0.2-0.3 Hz, shoulders rise) and slow sway; these continue in silence (a living rest pose).
     breath = 0.5 * (1 - np.cos(2 * np.pi * rng_idle.uniform(0.2, 0.3) * t + rng_idle.uniform(0, 2 * np.pi)))
