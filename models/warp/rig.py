@@ -126,6 +126,16 @@ def person_region(image: np.ndarray, ref_joints: np.ndarray, ref_jok: np.ndarray
     count, labels = cv2.connectedComponents(region)
     keep = np.unique(labels[(core > 0) & (region > 0)])
     region = np.asarray(np.isin(labels, keep[keep > 0]), np.uint8)
+    # Fill enclosed holes that lie mostly on the limb hulls: GrabCut dropped part of the astronaut's helmet ring (as
+    # dark and glossy as the background's shadows), and the clean plate kept it as a ghost arc when the body moved.
+    # Holes mostly outside the hulls (the gap between an arm on the hip and the torso) stay background.
+    count, holes = cv2.connectedComponents((region == 0).astype(np.uint8))
+    border = np.unique(np.r_[holes[0], holes[-1], holes[:, 0], holes[:, -1]])
+    for i in range(1, count):
+        if i not in border:
+            hole = holes == i
+            if probable[hole].mean() > 0.5:
+                region[hole] = 1
     # GrabCut's edge runs inside the soft, dark fringe of hair and clothes; left in the clean plate, that fringe
     # showed as a thin dark arc where the person moved away. Two pixels more carry it with the person.
     return np.asarray(cv2.dilate(region, np.ones((3, 3), np.uint8), iterations=2), np.uint8)
