@@ -129,13 +129,13 @@ def person_region(image: np.ndarray, ref_joints: np.ndarray, ref_jok: np.ndarray
     # Fill enclosed holes that lie mostly on the limb hulls: GrabCut dropped part of the astronaut's helmet ring (as
     # dark and glossy as the background's shadows), and the clean plate kept it as a ghost arc when the body moved.
     # Holes mostly outside the hulls (the gap between an arm on the hip and the torso) stay background.
-    count, holes = cv2.connectedComponents((region == 0).astype(np.uint8))
-    border = np.unique(np.r_[holes[0], holes[-1], holes[:, 0], holes[:, -1]])
-    for i in range(1, count):
-        if i not in border:
-            hole = holes == i
-            if probable[hole].mean() > 0.5:
-                region[hole] = 1
+    count, holes = cv2.connectedComponents((region == 0).astype(np.uint8))  # label 0 = the region itself
+    size = np.bincount(holes.ravel(), minlength=count)
+    on_hulls = np.bincount(holes.ravel(), weights=(probable > 0).ravel().astype(np.float64), minlength=count)
+    fill = on_hulls > 0.5 * size
+    fill[0] = False
+    fill[np.r_[holes[0], holes[-1], holes[:, 0], holes[:, -1]]] = False  # open to the image border: not enclosed
+    region[fill[holes]] = 1
     # GrabCut's edge runs inside the soft, dark fringe of hair and clothes; left in the clean plate, that fringe
     # showed as a thin dark arc where the person moved away. Two pixels more carry it with the person.
     return np.asarray(cv2.dilate(region, np.ones((3, 3), np.uint8), iterations=2), np.uint8)
