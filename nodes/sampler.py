@@ -11,6 +11,7 @@ import torch
 from ..models.video.components import unet_memory_bytes, vae_encode_memory_bytes
 from ..models.video.conditioning import encode_reference, prepare_frames, resize_center_crop, to_nchw
 from ..models.video.fusion import FusionSchedule, window_indices
+from ..models.video.init_latents import encode_frames, init_video_frames, start_step
 from ..models.video.progress_text import sampler_text
 from ..models.video.region import (
     RegionGuide,
@@ -104,6 +105,17 @@ class EmbodySampler(io.ComfyNode):
                                  "(Embody Pose Extract on the reference): the codebook crops the face and hands "
                                  "from the reference there. Without it, or with hands not visible, the codebook "
                                  "uses its learned stand-in for the missing crops."),
+                io.Image.Input("warp_init", optional=True, tooltip="Frames to start from instead of pure noise: "
+                               "Embody Pose Warp driven by the same poses (one frame per pose frame). They are "
+                               "VAE-encoded and noised to the sigma of the first step run (SDEdit; VLOGGER feeds "
+                               "its video model a partial warp, MimicMotion has no such input). Frame 0 (the "
+                               "reference slot) starts from the reference image itself. Used when init_strength > 0."),
+                io.Float.Input("init_strength", default=0.0, min=0.0, max=1.0, step=0.05, optional=True,
+                               tooltip="How much of warp_init to keep: the fraction of the steps skipped (0 = "
+                               "pure noise, today's output; 1 = only the last step runs: essentially the warp). "
+                               "Start sigma with 25 karras steps: 0.5 -> 10, 0.6 -> 3.9, 0.7 -> 0.7 (the latents' "
+                               "std is about 1), so below about 0.5 little of the warp is left. Skipped steps do not "
+                               "run, so it is also faster."),
             ],
             hidden=[io.Hidden.unique_id],
             outputs=[io.Latent.Output(display_name="latent", tooltip="Video latents [frames, 4, H/8, W/8] "
@@ -114,15 +126,26 @@ class EmbodySampler(io.ComfyNode):
     def execute(cls, video_model, reference, poses, steps, seed, cfg_min, cfg_max, fps_condition, motion_bucket,
                 noise_aug, pose_strength, pose_start, pose_end, image_embed_strength, sigma_schedule,
                 reference_pose=None, fusion=None, codebook=None, hand_clarity=-1.0, movement_map=None,
-                reference_keypoints=None) -> io.NodeOutput:
+                reference_keypoints=None, warp_init=None, init_strength=0.0) -> io.NodeOutput:
         settings = SamplerSettings(
             steps=steps, seed=seed, cfg_min=cfg_min, cfg_max=cfg_max, fps_condition=fps_condition,
             motion_bucket=motion_bucket, noise_aug=noise_aug, pose_strength=pose_strength, pose_start=pose_start,
             pose_end=pose_end, image_embed_strength=image_embed_strength, schedule=sigma_schedule,
+            init_strength=init_strength,
         )
         settings.validate()
         original_ref = to_nchw(reference, "reference")
         ref, frames = prepare_frames(original_ref, _pose_frames(poses, reference_pose))
+        start = start_step(init_strength, steps) if warp_init is not None else 0
+        init_pixels = None
+        if start > 0:
+            init_pixels = init_video_frames(ref, to_nchw(warp_init, "warp_init"), int(poses.shape[0]),
+                                            reference_pose is not None)
+        elif warp_init is not None:
+            logger.info("Embody Sampler: init_strength %.2f skips no step; warp_init is not used.", init_strength)
+        elif init_strength > 0:
+            logger.warning("Embody Sampler: init_strength is used with warp_init only; connect Embody Pose Warp "
+                           "to warp_init, or the sampler starts from pure noise.")
         if codebook is not None:
             codebook.codebook.check_unet(video_model.components.unet, codebook.name)
             maps = movement_maps_for_video(movement_map, frames.shape[0], tuple(frames.shape[-2:]),
@@ -137,7 +160,7 @@ class EmbodySampler(io.ComfyNode):
             logger.warning("MimicMotion 1.1 was trained on %d-frame windows; window %d may give artifacts.",
                            official, schedule.window)
         windows = window_indices(frames.shape[0], schedule)
-        total = steps * len(windows)
+        total = (steps - start) * len(windows)  # steps skipped by warp_init do not run
         pbar = comfy.utils.ProgressBar(total)
         state = {"done": 0}
 
@@ -146,7 +169,7 @@ class EmbodySampler(io.ComfyNode):
         def progress(done: int, total_: int) -> None:
             state["done"] = done
             pbar.update_absolute(done, total_)
-            progress_text(node_id, sampler_text(done, steps, len(windows)), final=done >= total_)
+            progress_text(node_id, sampler_text(done, steps - start, len(windows)), final=done >= total_)
 
         previewer = _previewer(mm.get_torch_device())
 
@@ -160,6 +183,12 @@ class EmbodySampler(io.ComfyNode):
         device = video_model.prepare(["image_encoder", "vae"], vae_encode_memory_bytes(*ref.shape[-2:], dtype))
         cond = encode_reference(video_model.components, ref, generator, device, noise_aug, image_embed_strength,
                                 fps_condition, motion_bucket)
+        init_latents = None
+        if init_pixels is not None:
+            chunk = 4
+            device = video_model.prepare(["vae"], vae_encode_memory_bytes(*ref.shape[-2:], dtype) * chunk)
+            init_latents = encode_frames(video_model.components, init_pixels, device, chunk)
+            init_pixels = None
         regions = None
         if codebook is not None:
             identity = reference_identity(video_model.components, codebook.codebook, original_ref, ref_kp, device)
@@ -179,7 +208,8 @@ class EmbodySampler(io.ComfyNode):
                 codebook.codebook.to(device)
         latents = denoise(video_model.components, cond, frames, schedule, settings, generator, device,
                           progress=progress, interrupt=mm.throw_exception_if_processing_interrupted,
-                          preview=preview if previewer is not None else None, regions=regions)
+                          preview=preview if previewer is not None else None, regions=regions,
+                          init_latents=init_latents)
         return io.NodeOutput({"samples": latents.to(mm.intermediate_device())})
 
 

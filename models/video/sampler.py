@@ -21,6 +21,7 @@ from .components import VideoComponents
 from .conditioning import ReferenceConditioning, encode_reference
 from .frame_cfg import frame_cfg_scale
 from .fusion import FusionSchedule, frame_count_advice, initial_noise, window_indices, window_weights
+from .init_latents import encode_frames, start_step
 from .region.attach import RegionHandle, attach_region_codebook
 from .region.sampling import RegionGuide, window_masks
 from .scheduler_edm import EDMEulerScheduler
@@ -53,6 +54,7 @@ class SamplerSettings:
     schedule: str = "karras"
     batch_cfg: bool = True  # cond + uncond in one UNet call; falls back to two calls on out-of-memory
     pose_cache_bytes: int = 2 << 30  # keep PoseNet features for all frames up to this size, else recompute per window
+    init_strength: float = 0.0  # with init latents (a pose warp): skip this fraction of the steps (SDEdit)
 
     def validate(self) -> None:
         if self.cfg_min > self.cfg_max:
@@ -64,6 +66,8 @@ class SamplerSettings:
             raise ValueError(f"Need 0 <= pose_start <= pose_end <= 1; got {self.pose_start} and {self.pose_end}.")
         if self.noise_aug < 0:
             raise ValueError(f"noise_aug must be >= 0, got {self.noise_aug}.")
+        if not 0.0 <= self.init_strength <= 1.0:
+            raise ValueError(f"init_strength must be in [0, 1], got {self.init_strength}.")
 
     @property
     def do_cfg(self) -> bool:
@@ -176,10 +180,15 @@ def denoise(
     interrupt: Interrupt | None = None,
     preview: Preview | None = None,
     regions: RegionGuide | None = None,
+    init_latents: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Run the fused Euler sampler. poses: [F, 3, H, W] in 0..1 (frame 0 = the reference pose), H, W = 8x latent.
 
     regions: a region codebook and its inputs (attached for the whole run; see models/video/region/sampling.py).
+    init_latents: [F, 4, H/8, W/8] scaled VAE latents to start from (a pose warp, models/video/init_latents.py):
+        with ``settings.init_strength`` s > 0 the first ``start_step(s, steps)`` steps (round(s * steps), half up,
+        the last step always runs) are skipped and sampling starts from init_latents + sigma_start * noise (SDEdit)
+        in every window. None or s = 0: pure noise, all steps.
 
     Returns float32 latents [F, 4, H/8, W/8] on the CPU (unscaled: divide by the VAE scaling factor to decode).
     The generator is consumed after ``encode_reference`` (official order: noise-aug noise, then initial noise).
@@ -202,13 +211,24 @@ def denoise(
                          f"latent size {(h, w)}; encode the reference at the pose frames' size.")
 
     noise = initial_noise((4, h, w), n, fusion, generator)
-    latents = (noise * scheduler.init_noise_sigma).to(device)  # float32 master copy, as diffusers upcasts
+    start = 0 if init_latents is None else start_step(settings.init_strength, settings.steps)
+    if start == 0:
+        latents = (noise * scheduler.init_noise_sigma).to(device)  # float32 master copy, as diffusers upcasts
+    else:
+        assert init_latents is not None
+        if tuple(init_latents.shape) != (n, 4, h, w):
+            raise ValueError(f"init latents {tuple(init_latents.shape)} must be one [4, {h}, {w}] latent per video "
+                             f"frame ({n} frames, reference frame included).")
+        # SDEdit: the warp's latents noised to the sigma of the first step that runs (x_sigma = x0 + sigma * eps).
+        latents = (init_latents.float() + sigmas[start] * noise).to(device)
+        logger.info("Starting from the init latents at step %d of %d (sigma %.4g).", start + 1, settings.steps,
+                    float(sigmas[start]))
     del noise
     guidance = frame_cfg_scale(n, settings.cfg_min, settings.cfg_max, ndim=4, dim=0, device=device)
     do_cfg = settings.do_cfg
     if not do_cfg:
         logger.info("cfg_max <= 1: one conditional pass per window (no classifier-free guidance).")
-    total = settings.steps * len(windows)
+    total = (settings.steps - start) * len(windows)
     done = 0
     pose_feats = caller = acc_c = acc_u = cnt = v = v_u = x0 = x_in = pose = v_unc = v_cond = None
     move_feats = mask_acc = None
@@ -230,7 +250,7 @@ def denoise(
         acc_c = torch.zeros_like(latents)
         acc_u = torch.zeros_like(latents) if do_cfg else None
         cnt = torch.zeros(n, 1, 1, 1, device=device)
-        for step in range(settings.steps):
+        for step in range(start, settings.steps):
             t = scheduler.timestep(step).to(device)
             use_pose = settings.pose_active(step)
             acc_c.zero_()
@@ -304,15 +324,22 @@ def sample_video(
     interrupt: Interrupt | None = None,
     preview: Preview | None = None,
     regions: RegionGuide | None = None,
+    init_frames: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Reference [1, 3, H, W] + poses [F, 3, H, W] (0..1, same size, multiples of 8; frame 0 = reference pose)
-    -> latents float32 [F, 4, H/8, W/8]. One device for everything (scripts and tests; the node places modules)."""
+    -> latents float32 [F, 4, H/8, W/8]. One device for everything (scripts and tests; the node places modules).
+
+    init_frames: optional [F, 3, H, W] 0..1 pixel frames to start from (frame 0 = the reference image, see
+    ``init_latents.init_video_frames``); VAE-encoded only when ``settings.init_strength`` > 0."""
     settings = settings or SamplerSettings()
     settings.validate()
     fusion = (fusion or FusionSchedule()).resolved(components.version)
     generator = torch.Generator().manual_seed(int(settings.seed))
     cond = encode_reference(components, reference, generator, device, settings.noise_aug,
                             settings.image_embed_strength, settings.fps_condition, settings.motion_bucket)
+    init = None
+    if init_frames is not None and start_step(settings.init_strength, settings.steps) > 0:
+        init = encode_frames(components, init_frames, device)
     return denoise(components, cond, poses, fusion, settings, generator, device, progress, interrupt, preview,
-                   regions)
+                   regions, init)
 

@@ -79,6 +79,7 @@ def person_region(image: np.ndarray, ref_joints: np.ndarray, ref_jok: np.ndarray
     hull = np.zeros((h, w), np.uint8)
     core = np.zeros((h, w), np.uint8)
     head = np.zeros((h, w), np.uint8)  # head and neck hulls: kept whatever GrabCut says (hair, dark collars)
+    hair = np.zeros((h, w), np.uint8)  # above the head: probable person for GrabCut only (hair or background)
     for bone, r, ok in zip(BONES, radii, _bone_ok(ref_jok), strict=True):
         if not ok:
             continue
@@ -91,6 +92,10 @@ def person_region(image: np.ndarray, ref_joints: np.ndarray, ref_jok: np.ndarray
             # Grown to take in hair; the neck joins the head to the shoulders.
             cv2.ellipse(head, (tuple(centre), (2 * half * 1.45, 2.4 * r), angle), 1, -1)
             cv2.ellipse(hull, (tuple(centre), (2 * half * 1.55, 2.7 * r), angle), 1, -1)
+            # Hair rises above the skull: GrabCut's probable person reaches 2.25 half-lengths above the centre (the
+            # hull: 1.55). The hull and its band stopped ~10 px below the top of the astronaut's hair, so GrabCut
+            # could not take it in and the clean plate kept a strip of hair that stayed behind when the head moved.
+            cv2.ellipse(hair, (tuple(centre + 0.2 * axis), (2 * half * 1.85, 2.7 * r), angle), 1, -1)
             cv2.ellipse(core, (tuple(centre), (1.2 * half, 1.0 * r), angle), 1, -1)
             if ref_jok[NECK]:
                 neck = tuple(int(round(v)) for v in ref_joints[NECK])
@@ -102,10 +107,11 @@ def person_region(image: np.ndarray, ref_joints: np.ndarray, ref_jok: np.ndarray
             cv2.line(core, a, b, 1, max(1, int(round(0.5 * r))))
     if not refine or hull.sum() == 0:
         return hull | head
-    band = cv2.dilate(hull, np.ones((3, 3), np.uint8), iterations=max(2, int(0.15 * radii[TORSO])))
+    probable = hull | hair
+    band = cv2.dilate(probable, np.ones((3, 3), np.uint8), iterations=max(2, int(0.15 * radii[TORSO])))
     mask = np.full((h, w), cv2.GC_BGD, np.uint8)
     mask[band > 0] = cv2.GC_PR_BGD
-    mask[hull > 0] = cv2.GC_PR_FGD
+    mask[probable > 0] = cv2.GC_PR_FGD
     mask[core > 0] = cv2.GC_FGD
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     cv2.setRNGSeed(0)  # GrabCut seeds its colour models with OpenCV's global RNG: same image, same region
@@ -119,7 +125,20 @@ def person_region(image: np.ndarray, ref_joints: np.ndarray, ref_jok: np.ndarray
     region = cv2.morphologyEx(region, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
     count, labels = cv2.connectedComponents(region)
     keep = np.unique(labels[(core > 0) & (region > 0)])
-    return np.asarray(np.isin(labels, keep[keep > 0]), np.uint8)
+    region = np.asarray(np.isin(labels, keep[keep > 0]), np.uint8)
+    # Fill enclosed holes that lie mostly on the limb hulls: GrabCut dropped part of the astronaut's helmet ring (as
+    # dark and glossy as the background's shadows), and the clean plate kept it as a ghost arc when the body moved.
+    # Holes mostly outside the hulls (the gap between an arm on the hip and the torso) stay background.
+    count, holes = cv2.connectedComponents((region == 0).astype(np.uint8))  # label 0 = the region itself
+    size = np.bincount(holes.ravel(), minlength=count)
+    on_hulls = np.bincount(holes.ravel(), weights=(probable > 0).ravel().astype(np.float64), minlength=count)
+    fill = on_hulls > 0.5 * size
+    fill[0] = False
+    fill[np.r_[holes[0], holes[-1], holes[:, 0], holes[:, -1]]] = False  # open to the image border: not enclosed
+    region[fill[holes]] = 1
+    # GrabCut's edge runs inside the soft, dark fringe of hair and clothes; left in the clean plate, that fringe
+    # showed as a thin dark arc where the person moved away. Two pixels more carry it with the person.
+    return np.asarray(cv2.dilate(region, np.ones((3, 3), np.uint8), iterations=2), np.uint8)
 
 
 def _mesh(person: np.ndarray, extra: np.ndarray, spacing: int) -> tuple[np.ndarray, np.ndarray]:

@@ -134,7 +134,9 @@ def talking_body() -> dict:
         "16": node("EmbodySampler", "Optional: Embody Sampler", video_model=["14", 0], reference=["1", 0],
                    poses=["6", 0], reference_pose=["15", 0], steps=25, seed=42, cfg_min=2.0, cfg_max=2.0,
                    fps_condition=6, motion_bucket=127, noise_aug=0.0, pose_strength=1.0, pose_start=0.0,
-                   pose_end=1.0, image_embed_strength=1.0, sigma_schedule="karras"),
+                   pose_end=1.0, image_embed_strength=1.0, sigma_schedule="karras",
+                   # The pose warp guides the video model: sampling starts from the noised warp (SDEdit).
+                   warp_init=["23", 0], init_strength=0.6),
         "17": node("EmbodyDecode", "Optional: Embody Decode", video_model=["14", 0], latent=["16", 0], chunk_size=8,
                    decode_on_cpu=False, keep_reference_frame=False),
         "18": node("CreateVideo", "Optional: talking person with the speech", images=["17", 0], fps=["20", 0],

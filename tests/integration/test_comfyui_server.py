@@ -577,3 +577,39 @@ def test_interrupting_region_codebook_training_keeps_a_checkpoint(server: ComfyS
     assert state.is_file(), "an interrupted training run must leave its last checkpoint behind"
     after = server.run_prompt(json.loads((PACK_DIR / "tests" / "workflows" / "pose_api.json").read_text()))
     assert after["status"]["status_str"] == "success"
+
+
+def _warp_init_graph() -> dict:
+    """The region test's video (tiny fp32 model, 4 driving frames at 128x128) sampled three times: without warp_init,
+    with Embody Pose Warp connected at init_strength 0, and at 0.5 (of 2 steps: starts at the second)."""
+    base = json.loads((PACK_DIR / "tests" / "workflows" / "region_codebook_exact_api.json").read_text())
+    keep = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "12", "16")
+    prompt = {k: base[k] for k in keep}
+    prompt["20"] = {"class_type": "EmbodyPoseWarp", "inputs": {
+        "reference_image": ["2", 0], "reference_pose": ["4", 0], "driving_pose": ["5", 0], "person": 0,
+        "refine_region": False, "mesh_spacing": 10}}
+    for nid, strength in (("13", 0.0), ("17", 0.5)):
+        prompt[nid] = json.loads(json.dumps(base["12"]))
+        prompt[nid]["inputs"].update(warp_init=["20", 0], init_strength=strength)
+    for nid, src in (("14", "12"), ("15", "13"), ("18", "17")):
+        prompt[nid] = {"class_type": "SaveLatent", "inputs": {"samples": [src, 0],
+                                                              "filename_prefix": f"embody_test/warp_init_{src}"}}
+    return prompt
+
+
+def test_sampler_warp_init_through_comfyui(server: ComfyServer) -> None:
+    """fp32: warp_init at init_strength 0 leaves the latents bit-identical; at 0.5 they change. A warp with another
+    frame count than the poses is refused with both counts named."""
+    prompt = _warp_init_graph()
+    hist = server.run_prompt(prompt)
+    status = hist.get("status", {})
+    assert status.get("status_str") == "success", json.dumps(status.get("messages", []), indent=1)[:4000]
+    off, zero, half = (_saved_latents(server, hist, n) for n in ("14", "15", "18"))
+    assert off.shape == zero.shape == half.shape and off.shape[0] == 5  # reference frame + 4 driving frames
+    assert bool((off == zero).all()), float((off - zero).abs().max())
+    assert bool(np.isfinite(half.numpy()).all()) and float((off - half).abs().max()) > 1e-3
+
+    prompt["21"] = {"class_type": "RepeatImageBatch", "inputs": {"image": ["2", 0], "amount": 3}}
+    prompt["17"]["inputs"]["warp_init"] = ["21", 0]
+    text = _errors(server.run_prompt({k: v for k, v in prompt.items() if k not in ("13", "15")}))
+    assert "warp_init has 3 frames but poses has 4" in text, text
