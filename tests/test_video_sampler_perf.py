@@ -120,3 +120,23 @@ def test_auto_precision_is_fp32_on_a_cpu_and_says_why() -> None:
     assert dtype == torch.float16 and "fp16" in why and "cuda:0" in why
     dtype, why = auto_weight_dtype("cuda", False)
     assert dtype == torch.float32 and "fp32" in why and "cuda" in why
+
+
+def test_loading_frees_each_file_tensor_as_it_is_cast() -> None:
+    """consume=True empties the file's state dict while casting (no fp16 file + fp32 model double copy); the loaded
+    weights are the same as without it, and the default leaves the caller's dict alone."""
+    import weakref
+
+    from models.video.loader import load_strict
+
+    src = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Linear(8, 2)).half()
+    sd = dict(src.state_dict())
+    first = weakref.ref(sd["0.weight"])
+    kept = load_strict(torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Linear(8, 2)).to("meta"), sd,
+                       torch.float32, "test")
+    assert len(sd) == 4
+    consumed = load_strict(torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Linear(8, 2)).to("meta"), sd,
+                           torch.float32, "test", consume=True)
+    assert sd == {} and first() is None  # the fp16 tensors are gone
+    for a, b in zip(kept.state_dict().values(), consumed.state_dict().values(), strict=True):
+        assert a.dtype == torch.float32 and torch.equal(a, b)

@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import torch
@@ -94,8 +94,13 @@ def _key_report(missing: list[str], unexpected: list[str], limit: int = 8) -> st
     return "; ".join(parts)
 
 
-def load_strict(module: _M, sd: Mapping[str, torch.Tensor], dtype: torch.dtype, what: str) -> _M:
-    """Load ``sd`` into ``module`` (possibly on the meta device) with exact key and shape checks, cast to ``dtype``."""
+def load_strict(module: _M, sd: Mapping[str, torch.Tensor], dtype: torch.dtype, what: str,
+                consume: bool = False) -> _M:
+    """Load ``sd`` into ``module`` (possibly on the meta device) with exact key and shape checks, cast to ``dtype``.
+
+    consume: empty ``sd`` (a dict the caller no longer needs) tensor by tensor while casting, so a file's fp16
+    tensors are freed as their fp32 copies are made: the peak is the fp32 model, not fp16 file + fp32 model
+    (issue 10: 'no fp16 + fp32 double copies while loading')."""
     expected = module.state_dict()
     missing = [k for k in expected if k not in sd]
     unexpected = [k for k in sd if k not in expected]
@@ -104,7 +109,14 @@ def load_strict(module: _M, sd: Mapping[str, torch.Tensor], dtype: torch.dtype, 
     bad = [f"{k} {tuple(sd[k].shape)} vs {tuple(v.shape)}" for k, v in expected.items() if sd[k].shape != v.shape]
     if bad:
         raise ValueError(f"{what} has tensors of the wrong shape (file vs model): {', '.join(bad[:8])}.")
-    floats = {k: (v.to(dtype) if v.is_floating_point() else v) for k, v in sd.items()}
+    if consume and isinstance(sd, MutableMapping):
+        floats = {}
+        for k in list(sd):
+            v = sd.pop(k)
+            floats[k] = v.to(dtype) if v.is_floating_point() else v
+            del v  # the file's tensor goes now (when nothing else holds it), not after the whole model is cast
+    else:
+        floats = {k: (v.to(dtype) if v.is_floating_point() else v) for k, v in sd.items()}
     module.load_state_dict(floats, strict=True, assign=True)
     leftover = [n for n, t in [*module.named_parameters(), *module.named_buffers()] if t.is_meta]
     if leftover:
@@ -135,14 +147,14 @@ def load_pose_net_file(path: str) -> dict[str, torch.Tensor]:
     return sd
 
 
-def build_unet(unet_sd: Mapping[str, torch.Tensor], dtype: torch.dtype, name: str) -> nn.Module:
+def build_unet(unet_sd: Mapping[str, torch.Tensor], dtype: torch.dtype, name: str, consume: bool = False) -> nn.Module:
     from diffusers import UNetSpatioTemporalConditionModel
 
     config = infer_unet_config(unet_sd, name=f"the UNet in {name!r}")
     with torch.device("meta"):
         # cast: type checkers resolve diffusers' top-level names to its dummy (torch-less) classes.
         unet = cast(nn.Module, UNetSpatioTemporalConditionModel(**config))
-    return load_strict(unet, unet_sd, dtype, f"The UNet in {name!r}")
+    return load_strict(unet, unet_sd, dtype, f"The UNet in {name!r}", consume)
 
 
 def build_pose_net(pose_sd: Mapping[str, torch.Tensor], dtype: torch.dtype, name: str) -> PoseNet:
@@ -169,7 +181,7 @@ def load_mimicmotion(
             f"{path!r} holds only a UNet (no pose_net.* keys). Pick the PoseNet file too (e.g. kijai's "
             "mimic_motion_pose_net.safetensors) or use the official MimicMotion_1-1.pth, which holds both."
         )
-    unet = build_unet(unet_sd, dtype, path)
+    unet = build_unet(unet_sd, dtype, path, consume=True)  # unet_sd holds the file's only references
     pose_net = build_pose_net(pose_sd, dtype, pose_net_path or path)
     unet_config: Any = unet.config  # a diffusers config (nn.Module's __getattr__ types it as Tensor | Module)
     width = unet_config.block_out_channels[0]
@@ -212,11 +224,13 @@ def load_svd_folder(folder: str, dtype: torch.dtype) -> tuple[nn.Module, nn.Modu
     with torch.device("meta"):
         vae = AutoencoderKLTemporalDecoder.from_config(vae_cfg)
     vae_file = _weights_file(vae_dir, "diffusion_pytorch_model", what)
-    vae = load_strict(vae, load_state_dict(vae_file, expected="the SVD temporal-decoder VAE"), dtype, vae_file)
+    vae = load_strict(vae, load_state_dict(vae_file, expected="the SVD temporal-decoder VAE"), dtype, vae_file,
+                      consume=True)
 
     enc_cfg = CLIPVisionConfig.from_dict(_read_json(os.path.join(enc_dir, "config.json"), what))
     enc_file = _weights_file(enc_dir, "model", what)
-    encoder = build_clip_vision(enc_cfg, load_state_dict(enc_file, expected="a CLIP vision model"), dtype, enc_file)
+    encoder = build_clip_vision(enc_cfg, load_state_dict(enc_file, expected="a CLIP vision model"), dtype, enc_file,
+                                consume=True)
     _ = CLIPVisionModelWithProjection  # type of ``encoder``
 
     settings = {"image_mean": CLIP_MEAN, "image_std": CLIP_STD, "image_size": clip_image_size(enc_cfg)}
@@ -244,20 +258,27 @@ def clip_image_size(config: CLIPVisionConfig) -> int:
 
 
 def build_clip_vision(
-    config: CLIPVisionConfig, sd: Mapping[str, torch.Tensor], dtype: torch.dtype, what: str
+    config: CLIPVisionConfig, sd: Mapping[str, torch.Tensor], dtype: torch.dtype, what: str, consume: bool = False
 ) -> nn.Module:
-    """CLIPVisionModelWithProjection from a transformers-layout state dict, without random init."""
+    """CLIPVisionModelWithProjection from a transformers-layout state dict, without random init.
+
+    consume: empty ``sd`` while casting (see ``load_strict``)."""
     from transformers import CLIPVisionModelWithProjection
 
     with torch.device("meta"):
         model = CLIPVisionModelWithProjection(config)
     # position_ids is a non-persistent buffer (not in files): rebuild it on CPU after loading.
     expected_persistent = set(model.state_dict())
-    sd = {k: v for k, v in sd.items() if k in expected_persistent or not k.endswith("position_ids")}
+    drop = [k for k in sd if k not in expected_persistent and k.endswith("position_ids")]
+    if consume and isinstance(sd, MutableMapping):
+        for k in drop:  # in place: a filtered copy would keep the caller's dict (and its tensors) alive
+            del sd[k]
+    else:
+        sd = {k: v for k, v in sd.items() if k not in drop}
     emb = model.vision_model.embeddings
     n_pos = emb.position_embedding.num_embeddings
     emb.register_buffer("position_ids", torch.arange(n_pos).expand((1, -1)), persistent=False)
-    return load_strict(model, sd, dtype, what)
+    return load_strict(model, sd, dtype, what, consume)
 
 
 def load_svd_base(path: str, dtype: torch.dtype) -> tuple[nn.Module, nn.Module, dict]:
