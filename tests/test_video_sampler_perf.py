@@ -140,3 +140,25 @@ def test_loading_frees_each_file_tensor_as_it_is_cast() -> None:
     assert sd == {} and first() is None  # the fp16 tensors are gone
     for a, b in zip(kept.state_dict().values(), consumed.state_dict().values(), strict=True):
         assert a.dtype == torch.float32 and torch.equal(a, b)
+
+
+def test_unmapped_safetensors_read_gives_the_same_tensors(tmp_path) -> None:
+    """load_state_dict(mmap=False) (used when the loader casts) reads each tensor into its own memory; same tensors,
+    prefixes and a clear error for a cut-off file."""
+    from safetensors.torch import save_file
+
+    from models.io.checkpoint import load_state_dict
+
+    tensors = {"a.w": torch.randn(3, 4).half(), "a.n": torch.arange(5), "b": torch.randn(2).bfloat16(),
+               "e": torch.zeros(0), "m": torch.tensor([True, False])}
+    path = tmp_path / "w.safetensors"
+    save_file(tensors, str(path))
+    read, mapped = load_state_dict(path, mmap=False), load_state_dict(path)
+    assert read.keys() == mapped.keys() == tensors.keys()
+    for k, v in tensors.items():
+        assert read[k].dtype == v.dtype and torch.equal(read[k], v), k
+    assert sorted(load_state_dict(path, prefixes=["a."], mmap=False)) == ["a.n", "a.w"]
+    with open(path, "r+b") as f:
+        f.truncate(path.stat().st_size - 3)
+    with pytest.raises(ValueError, match="cut off"):
+        load_state_dict(path, mmap=False)

@@ -94,6 +94,13 @@ def _key_report(missing: list[str], unexpected: list[str], limit: int = 8) -> st
     return "; ".join(parts)
 
 
+def _mapped(dtype: torch.dtype) -> bool:
+    """Memory-map weight files only when loading fp16, the dtype the official files store (used as stored, a mapping
+    costs no copy). For any other dtype the tensors are cast and freed one by one, which a mapping would defeat:
+    it stays resident until its last tensor is gone."""
+    return dtype == torch.float16
+
+
 def load_strict(module: _M, sd: Mapping[str, torch.Tensor], dtype: torch.dtype, what: str,
                 consume: bool = False) -> _M:
     """Load ``sd`` into ``module`` (possibly on the meta device) with exact key and shape checks, cast to ``dtype``.
@@ -173,7 +180,7 @@ def load_mimicmotion(
     path: str, dtype: torch.dtype = torch.float16, pose_net_path: str | None = None
 ) -> tuple[nn.Module, PoseNet]:
     """UNet and PoseNet from a MimicMotion file (and an optional separate PoseNet file)."""
-    unet_sd, pose_sd = split_mimicmotion(load_state_dict(path, expected=MM_EXPECTED), path)
+    unet_sd, pose_sd = split_mimicmotion(load_state_dict(path, expected=MM_EXPECTED, mmap=_mapped(dtype)), path)
     if pose_net_path:
         pose_sd = load_pose_net_file(pose_net_path)
     if pose_sd is None:
@@ -224,13 +231,13 @@ def load_svd_folder(folder: str, dtype: torch.dtype) -> tuple[nn.Module, nn.Modu
     with torch.device("meta"):
         vae = AutoencoderKLTemporalDecoder.from_config(vae_cfg)
     vae_file = _weights_file(vae_dir, "diffusion_pytorch_model", what)
-    vae = load_strict(vae, load_state_dict(vae_file, expected="the SVD temporal-decoder VAE"), dtype, vae_file,
-                      consume=True)
+    vae_sd = load_state_dict(vae_file, expected="the SVD temporal-decoder VAE", mmap=_mapped(dtype))
+    vae = load_strict(vae, vae_sd, dtype, vae_file, consume=True)
 
     enc_cfg = CLIPVisionConfig.from_dict(_read_json(os.path.join(enc_dir, "config.json"), what))
     enc_file = _weights_file(enc_dir, "model", what)
-    encoder = build_clip_vision(enc_cfg, load_state_dict(enc_file, expected="a CLIP vision model"), dtype, enc_file,
-                                consume=True)
+    encoder = build_clip_vision(enc_cfg, load_state_dict(enc_file, expected="a CLIP vision model",
+                                                         mmap=_mapped(dtype)), dtype, enc_file, consume=True)
     _ = CLIPVisionModelWithProjection  # type of ``encoder``
 
     settings = {"image_mean": CLIP_MEAN, "image_std": CLIP_STD, "image_size": clip_image_size(enc_cfg)}
