@@ -162,3 +162,63 @@ def test_unmapped_safetensors_read_gives_the_same_tensors(tmp_path) -> None:
         f.truncate(path.stat().st_size - 3)
     with pytest.raises(ValueError, match="cut off"):
         load_state_dict(path, mmap=False)
+
+
+def _in_file_mapping(tensors: dict[str, torch.Tensor], path) -> list[bool]:
+    """Per tensor: does its memory lie in a memory mapping of ``path`` (/proc/self/maps, Linux)?"""
+    spans = []
+    with open("/proc/self/maps") as f:
+        for line in f:
+            if line.rstrip().endswith(str(path)):
+                lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
+                spans.append((lo, hi))
+    return [any(lo <= t.data_ptr() < hi for lo, hi in spans) for t in tensors.values()]
+
+
+@pytest.mark.skipif(not __import__("os").path.exists("/proc/self/maps"), reason="needs Linux /proc/self/maps")
+def test_unmapped_reads_hold_no_file_mapping(tmp_path) -> None:
+    """mmap=False (the loader's choice when it casts) leaves no tensor inside a mapping of the file, which would stay
+    resident until the last tensor is gone; the default still maps (safetensors and .pth)."""
+    from safetensors.torch import save_file
+
+    from models.io.checkpoint import load_state_dict
+
+    tensors = {"a": torch.randn(300_000), "b": torch.randn(1000, 100).half()}
+    st, pt = tmp_path / "w.safetensors", tmp_path / "w.pth"
+    save_file(tensors, str(st))
+    torch.save(tensors, pt)
+    for path in (st, pt):
+        mapped = load_state_dict(path)
+        assert all(_in_file_mapping(mapped, path)), path
+        del mapped
+        assert not any(_in_file_mapping(load_state_dict(path, mmap=False), path)), path
+
+
+def test_the_loader_reads_unmapped_and_consumes_when_it_casts(tmp_path, monkeypatch) -> None:
+    """Loading the fp16 files in fp32 reads them unmapped and empties every file dict it casts; loading in fp16
+    (used as stored) maps them. The loaded weights are the same either way."""
+    import models.video.loader as loader
+    from tests.helpers.tiny_mimicmotion import write_tiny_mimicmotion
+
+    paths = write_tiny_mimicmotion(str(tmp_path))
+    calls: list[tuple[str, bool]] = []
+    dicts: list[dict] = []
+    real = loader.load_state_dict
+
+    def spy(path, *args, **kw):
+        calls.append((str(path).rsplit("/", 1)[-1], kw.get("mmap", True)))
+        sd = real(path, *args, **kw)
+        dicts.append(sd)
+        return sd
+
+    monkeypatch.setattr(loader, "load_state_dict", spy)
+    full = loader.load_video_components(paths["mimicmotion"], paths["svd_folder"], torch.float32)
+    assert [m for _, m in calls] == [False, False, False], calls  # MimicMotion .pth, VAE, CLIP
+    # The VAE and CLIP file dicts were emptied while casting (the MimicMotion dict is split into new unet/pose
+    # dicts, which are consumed the same way; this spy keeps the original alive, the loader does not).
+    assert len(dicts) == 3 and len(dicts[1]) == len(dicts[2]) == 0
+    calls.clear()
+    half = loader.load_video_components(paths["mimicmotion"], paths["svd_folder"], torch.float16)
+    assert [m for _, m in calls] == [True, True, True], calls
+    for a, b in zip(full.unet.state_dict().values(), half.unet.state_dict().values(), strict=True):
+        assert a.dtype == torch.float32 and torch.equal(a.half(), b)
