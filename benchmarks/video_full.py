@@ -14,11 +14,12 @@ and the peak RSS during the stage (the kernel's VmHWM, reset with /proc/self/cle
   files: the .pth with strict=False on a unet + pose_net wrapper, as mimicmotion/utils/loader.py does) ->
   the same ``encode_reference`` -> ``benchmarks.video.straightforward_loop`` (PoseNet per window and step, two UNet
   calls, image latents repeated over frames) -> ``vae.decode`` per chunk of 8 and ``torch.cat``.
-``--extras`` adds, in the ours process after its stages, cond + uncond batched and a guidance interval run (same
-seed), with the change of the latents against the default run.
+``--extras`` adds, in the ours process after its stages, warm runs of two calls, cond + uncond batched and a
+guidance interval that skips the first step's uncond pass, interleaved for ``--repeats`` rounds (same seed), with the
+change of the latents against the default run.
 
 Needs about 10 GB of free RAM in fp32. Run: python -m benchmarks.video_full --cache DIR [--frames 9 --side 128
---steps 2 --extras]
+--steps 2 --extras --repeats 2] [--only ours|reference]
 """
 
 from __future__ import annotations
@@ -147,7 +148,7 @@ def decode_reference(vae: Any, latents: torch.Tensor, chunk: int = 8) -> torch.T
     return (torch.cat(frames)[1:] / 2 + 0.5).clamp(0, 1).permute(0, 2, 3, 1)
 
 
-def child(mode: str, cache: str, frames: int, side: int, steps: int, extras: bool) -> dict[str, Any]:
+def child(mode: str, cache: str, frames: int, side: int, steps: int, extras: bool, repeats: int = 1) -> dict[str, Any]:
     from benchmarks.video import straightforward_loop
     from models.video.conditioning import encode_reference
     from models.video.decode import decode_latents
@@ -204,13 +205,13 @@ def child(mode: str, cache: str, frames: int, side: int, steps: int, extras: boo
                 c = encode_reference(comps, ref, g, "cpu")  # same generator state as the timed default run
             return stage(name, lambda: denoise(comps, c, poses, fusion, st, g, "cpu"))
 
-        # The default run above was the process's first UNet run (cold); these are warm: two calls, batched, two
-        # calls again (the pair brackets the batched run against drift in the machine's load).
-        rerun("sample_two_warm", batch_cfg=False)
-        batched = rerun("sample_batched", batch_cfg=True)
-        rerun("sample_two_warm2", batch_cfg=False)
+        # The default run above was the process's first UNet run (cold); these are warm and interleaved (two calls,
+        # batched, guidance interval; ``repeats`` rounds) so drift in the machine's load hits all three alike.
         first = float(get_sigmas(s.schedule, steps)[0])  # 700: guidance below it skips the first step's uncond
-        interval = rerun("sample_interval", batch_cfg=False, guidance_sigma_max=first / 2)
+        for r in range(repeats):
+            rerun(f"sample_two_warm{r}", batch_cfg=False)
+            batched = rerun(f"sample_batched{r}", batch_cfg=True)
+            interval = rerun(f"sample_interval{r}", batch_cfg=False, guidance_sigma_max=first / 2)
 
         def rel(a: torch.Tensor) -> float:
             return float((a - latents).norm() / latents.norm())
@@ -229,12 +230,14 @@ def main() -> None:
     ap.add_argument("--child", choices=("ours", "reference"))
     ap.add_argument("--only", choices=("ours", "reference"), help="run one implementation")
     ap.add_argument("--extras", action="store_true")
+    ap.add_argument("--repeats", type=int, default=1, help="rounds of the --extras variants")
     args = ap.parse_args()
     if args.side % 64:
         ap.error(f"--side must be a multiple of 64, got {args.side}")
     if args.child:
         logging.basicConfig(level=logging.INFO, stream=sys.stderr)
-        print(json.dumps(child(args.child, args.cache, args.frames, args.side, args.steps, args.extras)))
+        print(json.dumps(child(args.child, args.cache, args.frames, args.side, args.steps, args.extras,
+                               args.repeats)))
         return
     os.makedirs(args.cache, exist_ok=True)
     t0 = time.perf_counter()
@@ -244,8 +247,8 @@ def main() -> None:
     for mode in (args.only,) if args.only else ("ours", "reference"):
         cmd = [sys.executable, "-m", "benchmarks.video_full", "--child", mode, "--cache", args.cache, "--frames",
                str(args.frames), "--side", str(args.side), "--steps", str(args.steps)]
-        res = subprocess.run(cmd + (["--extras"] if args.extras else []), stdout=subprocess.PIPE, text=True,
-                             check=True)
+        extra = ["--extras", "--repeats", str(args.repeats)] if args.extras else []
+        res = subprocess.run(cmd + extra, stdout=subprocess.PIPE, text=True, check=True)
         results[mode] = json.loads(res.stdout.strip().splitlines()[-1])
     print(json.dumps(results, indent=1))
     if len(results) == 2:
