@@ -67,18 +67,20 @@ def choose_cfg_batching(free_bytes: int, frames: int, latent_h: int, latent_w: i
     for one call's activations (what the two-call path needs), less ComfyUI's inference reserve. The batched call
     needs twice one call's activations (``unet_memory_bytes``, ``frames`` = the longest window); when that is more
     than is free, batching would make ComfyUI offload other models or run out of memory, so two calls are run. On a
-    CPU two calls are always chosen: the arithmetic is the same, the full-size batched call was not measurably
-    faster there (benchmarks/RESULTS.md, 0.94x the CPU time, within the noise of a shared machine) and it doubles
-    the working memory. Both give the same output.
+    CPU two calls are always chosen, peak memory first (issue 10: peak <= the wrapper's at every setting): the free
+    estimate there is the system's free RAM, so "fits" would say nothing about the peak. The price, measured at full
+    size (benchmarks/RESULTS.md): the batched call took 0.66-0.94x the CPU time of two calls at 128x128, 9 frames.
+    Both give the same output.
     """
     width = int(block_out_channels[0]) if block_out_channels else _SVD_BASE_CHANNELS
     one = unet_memory_bytes(frames, latent_h, latent_w, dtype, base_channels=width)
     two = 2 * one
     mib = 2**20
     if device_type == "cpu":
-        return CfgBatching(False, f"cfg: cond and uncond as two UNet calls on the CPU (a batched call does the same "
-                                  f"arithmetic, was not measurably faster there, and would need ~{two / mib:.0f} MiB "
-                                  f"of activations instead of ~{one / mib:.0f}).")
+        return CfgBatching(False, f"cfg: cond and uncond as two UNet calls on the CPU, to keep the peak memory at "
+                                  f"one call's activations (~{one / mib:.0f} MiB; batched ~{two / mib:.0f} MiB). On "
+                                  "a CPU ComfyUI's free-memory estimate is all free RAM, which does not bound the "
+                                  "peak; a batched call can be faster there (measured 0.66-0.94x the time).")
     if free_bytes >= two:
         return CfgBatching(True, f"cfg: cond and uncond batched in one UNet call on {device_type} (needs "
                                  f"~{two / mib:.0f} MiB of activations, {free_bytes / mib:.0f} MiB free).")
