@@ -52,6 +52,14 @@ def straightforward(comps, ref, poses, fusion: FusionSchedule, s: SamplerSetting
     gen = torch.Generator().manual_seed(s.seed)
     cond = encode_reference(comps, ref, gen, "cpu", s.noise_aug, s.image_embed_strength, s.fps_condition,
                             s.motion_bucket)
+    return straightforward_loop(comps, cond, poses, fusion, s, gen, ref if reencode else None)
+
+
+@torch.no_grad()
+def straightforward_loop(comps, cond, poses, fusion: FusionSchedule, s: SamplerSettings, gen: torch.Generator,
+                         reencode_ref: torch.Tensor | None = None):
+    """The sampling loop of ``straightforward`` after the reference is encoded (``gen`` continues from there)."""
+    ref, reencode = reencode_ref, reencode_ref is not None
     n = poses.shape[0]
     windows = window_indices(n, fusion)
     weights = window_weights(windows, fusion)

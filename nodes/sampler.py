@@ -116,6 +116,14 @@ class EmbodySampler(io.ComfyNode):
                                "Start sigma with 25 karras steps: 0.5 -> 10, 0.6 -> 3.9, 0.7 -> 0.7 (the latents' "
                                "std is about 1), so below about 0.5 little of the warp is left. Skipped steps do not "
                                "run, so it is also faster."),
+                io.Float.Input("guidance_sigma_min", default=0.0, min=0.0, max=1000.0, step=0.01, optional=True,
+                               tooltip="Guidance interval, lower end (noise level sigma; SVD runs from 700 down "
+                               "to 0.002): cfg is applied only on steps whose sigma lies in [min, max], the other "
+                               "steps run the conditional pass alone (half the UNet work). Kynkaanniemi et al. "
+                               "2024. 0 with max 1000 = every step (official)."),
+                io.Float.Input("guidance_sigma_max", default=1000.0, min=0.0, max=1000.0, step=0.01, optional=True,
+                               tooltip="Guidance interval, upper end (sigma). Lowering it skips the uncond pass on "
+                               "the first, noisiest steps. 1000 with min 0 = every step (official)."),
             ],
             hidden=[io.Hidden.unique_id],
             outputs=[io.Latent.Output(display_name="latent", tooltip="Video latents [frames, 4, H/8, W/8] "
@@ -126,12 +134,14 @@ class EmbodySampler(io.ComfyNode):
     def execute(cls, video_model, reference, poses, steps, seed, cfg_min, cfg_max, fps_condition, motion_bucket,
                 noise_aug, pose_strength, pose_start, pose_end, image_embed_strength, sigma_schedule,
                 reference_pose=None, fusion=None, codebook=None, hand_clarity=-1.0, movement_map=None,
-                reference_keypoints=None, warp_init=None, init_strength=0.0) -> io.NodeOutput:
+                reference_keypoints=None, warp_init=None, init_strength=0.0, guidance_sigma_min=0.0,
+                guidance_sigma_max=1000.0) -> io.NodeOutput:
         settings = SamplerSettings(
             steps=steps, seed=seed, cfg_min=cfg_min, cfg_max=cfg_max, fps_condition=fps_condition,
             motion_bucket=motion_bucket, noise_aug=noise_aug, pose_strength=pose_strength, pose_start=pose_start,
             pose_end=pose_end, image_embed_strength=image_embed_strength, schedule=sigma_schedule,
             init_strength=init_strength,
+            guidance_sigma_min=guidance_sigma_min, guidance_sigma_max=guidance_sigma_max,
         )
         settings.validate()
         original_ref = to_nchw(reference, "reference")
@@ -194,9 +204,9 @@ class EmbodySampler(io.ComfyNode):
             identity = reference_identity(video_model.components, codebook.codebook, original_ref, ref_kp, device)
             regions = RegionGuide(codebook.codebook, identity, resolve_clarity(codebook.codebook, hand_clarity), maps,
                                   codebook.strength, codebook.name)
-        passes = 2 if settings.do_cfg and settings.batch_cfg else 1  # cond + uncond in one UNet call
         h, w = frames.shape[-2] // 8, frames.shape[-1] // 8
-        memory = unet_memory_bytes(max(map(len, windows)), h, w, dtype, batch=passes)
+        # Room for one UNet call (the two-call path); cond + uncond are batched only if free memory allows it.
+        memory = unet_memory_bytes(max(map(len, windows)), h, w, dtype)
         if codebook is not None and codebook.patcher is not None and video_model.patchers:
             # The codebook is loaded (and later offloaded) together with the UNet by ComfyUI's model management.
             mm.load_models_gpu([video_model.patchers["unet"], codebook.patcher], memory_required=memory,
@@ -206,6 +216,7 @@ class EmbodySampler(io.ComfyNode):
             device = video_model.prepare(["unet"], memory)
             if codebook is not None:
                 codebook.codebook.to(device)
+        settings.free_memory = int(mm.get_free_memory(device) - mm.minimum_inference_memory())
         latents = denoise(video_model.components, cond, frames, schedule, settings, generator, device,
                           progress=progress, interrupt=mm.throw_exception_if_processing_interrupted,
                           preview=preview if previewer is not None else None, regions=regions,

@@ -13,7 +13,7 @@ import torch
 
 from ..models.video.components import MODULE_GROUPS, VideoModel, vae_decode_memory_bytes
 from ..models.video.decode import check_video_latent, decode_latents
-from ..models.video.loader import load_video_model
+from ..models.video.loader import auto_weight_dtype, load_video_model
 from ..models.video.progress_text import frames_text
 from ._api import CATEGORY, EmbodyVideoModel, io, progress_text
 from .paths import WHERE_TO_GET, list_files, resolve
@@ -128,9 +128,12 @@ class EmbodyVideoModelLoader(io.ComfyNode):
         mm_path = resolve("mimicmotion", mimicmotion)
         pose_path = None if pose_net == POSE_NET_IN_FILE else resolve("mimicmotion", pose_net)
         if precision == "auto":
-            precision = "fp16" if mm.should_use_fp16(mm.get_torch_device()) else "fp32"
-            logger.info("Embody Video Model Loader: precision auto -> %s", precision)
-        vm = load_video_model(mm_path, _resolve_svd(svd_base), DTYPES[precision],
+            device = mm.get_torch_device()
+            dtype, why = auto_weight_dtype(device, mm.should_use_fp16(device))
+            logger.info("Embody Video Model Loader: precision auto -> %s", why)
+        else:
+            dtype = DTYPES[precision]
+        vm = load_video_model(mm_path, _resolve_svd(svd_base), dtype,
                               None if version == "auto" else version, pose_path)
         return io.NodeOutput(_attach_model_management(vm))
 

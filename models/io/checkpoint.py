@@ -7,6 +7,7 @@ ValueError / FileNotFoundError that names the file and says what was expected.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import pickle
@@ -55,6 +56,43 @@ def _load_safetensors(path: str, prefixes: tuple[str, ...] | None, expected: str
                     out[key] = f.get_tensor(key)
         return out
     except Exception as exc:  # safetensors raises its own SafetensorError / OSError types
+        raise ValueError(
+            f"Could not read {path!r} as safetensors ({exc}). The file is truncated or not a safetensors file; "
+            f"download it again.{expectation(expected)}"
+        ) from exc
+
+
+# safetensors dtype names (the format's header) -> torch dtypes, for ``_read_safetensors``.
+_ST_DTYPES = {"F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
+              "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8,
+              "BOOL": torch.bool}
+
+
+def _read_safetensors(path: str, prefixes: tuple[str, ...] | None, expected: str | None) -> dict[str, torch.Tensor]:
+    """Read each tensor into its own ordinary memory (no memory map), so each is freed on its own when dropped.
+
+    A memory-mapped file stays resident as long as any tensor from it lives, so a loader that casts tensor by
+    tensor would hold the whole file next to the cast model. Falls back to the mapped reader for dtypes not listed.
+    """
+    try:
+        with open(path, "rb") as f:
+            size = int.from_bytes(f.read(8), "little")
+            header = json.loads(f.read(size))
+            base = 8 + size
+            if any(v["dtype"] not in _ST_DTYPES for k, v in header.items() if k != "__metadata__"):
+                return _load_safetensors(path, prefixes, expected)
+            out: dict[str, torch.Tensor] = {}
+            for key, info in header.items():
+                if key == "__metadata__" or (prefixes is not None and not key.startswith(prefixes)):
+                    continue
+                start, end = info["data_offsets"]
+                raw = torch.empty(end - start, dtype=torch.uint8)
+                f.seek(base + start)
+                if f.readinto(raw.numpy().data) != end - start:
+                    raise EOFError(f"tensor {key!r} is cut off")
+                out[key] = raw.view(_ST_DTYPES[info["dtype"]]).reshape(info["shape"])
+            return out
+    except (ValueError, KeyError, TypeError, EOFError, RuntimeError) as exc:
         raise ValueError(
             f"Could not read {path!r} as safetensors ({exc}). The file is truncated or not a safetensors file; "
             f"download it again.{expectation(expected)}"
@@ -131,7 +169,7 @@ def _scan_for_foreign_global(path: str) -> str | None:
     return None
 
 
-def _load_pickle(path: str, expected: str | None) -> object:
+def _load_pickle(path: str, expected: str | None, mmap: bool = True) -> object:
     with open(path, "rb") as f:
         head = f.read(4)
     # torch.save writes a zip archive ("PK\x03\x04"); the legacy format starts with a pickle protocol opcode 0x80.
@@ -140,7 +178,7 @@ def _load_pickle(path: str, expected: str | None) -> object:
         raise _corrupt(path, detail, expected)
     try:
         try:
-            return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
         except RuntimeError as exc:
             if "mmap" not in str(exc).lower():
                 raise
@@ -180,7 +218,7 @@ def _unwrap(obj: object, path: str, expected: str | None) -> dict[str, torch.Ten
 
 
 def load_state_dict(
-    path: str | os.PathLike, prefixes: Iterable[str] | None = None, expected: str | None = None
+    path: str | os.PathLike, prefixes: Iterable[str] | None = None, expected: str | None = None, mmap: bool = True
 ) -> dict[str, torch.Tensor]:
     """Load a weight file into a CPU state dict.
 
@@ -188,6 +226,9 @@ def load_state_dict(
         path: .safetensors (lazy) or .pth/.pt/.ckpt/.bin (``torch.load(weights_only=True)``, memory-mapped if possible).
         prefixes: keep only keys starting with one of these (read selectively for safetensors).
         expected: what the caller expects, appended to error messages ("a MimicMotion checkpoint").
+        mmap: map the file (tensors read lazily, shared with the page cache; best when used as stored). False reads
+            each tensor into its own memory, for callers that cast and drop tensors one by one (a mapping stays
+            resident until its last tensor is gone).
     Returns:
         {key: tensor} on CPU, in the file's dtypes.
     Raises:
@@ -197,9 +238,10 @@ def load_state_dict(
     path = check_weight_file(path, expected)
     prefix_tuple = tuple(prefixes) if prefixes is not None else None
     if path.lower().endswith(SAFETENSORS_EXTS):
-        sd = _load_safetensors(path, prefix_tuple, expected)
+        reader = _load_safetensors if mmap else _read_safetensors
+        sd = reader(path, prefix_tuple, expected)
     else:
-        sd = _unwrap(_load_pickle(path, expected), path, expected)
+        sd = _unwrap(_load_pickle(path, expected, mmap), path, expected)
         if prefix_tuple is not None:
             sd = {k: v for k, v in sd.items() if k.startswith(prefix_tuple)}
     if not sd:

@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import torch
@@ -69,6 +69,22 @@ def detect_version(path: str) -> str:
     return "1.1"
 
 
+def auto_weight_dtype(device: torch.device | str, fp16_fast: bool) -> tuple[torch.dtype, str]:
+    """The weight dtype 'auto' precision loads for ``device``, and why (for the log).
+
+    fp16_fast: whether the host (ComfyUI's ``should_use_fp16``) says the device runs fp16 well. On a CPU fp32 is
+    chosen whatever it says: CPUs have no fast fp16 arithmetic, and the fp16 UNet measured about 3x slower than fp32
+    there (issue 10); fp32 needs twice the memory. Elsewhere fp16 (the official choice) when fast, else fp32.
+    """
+    dev = torch.device(device)
+    if dev.type == "cpu":
+        return torch.float32, (f"fp32 on {dev}: CPUs have no fast fp16 arithmetic (fp16 ran about 3x slower), "
+                               "at twice the memory of fp16")
+    if fp16_fast:
+        return torch.float16, f"fp16 on {dev}: the official precision, and the device runs it fast"
+    return torch.float32, f"fp32 on {dev}: the device has no fast fp16 arithmetic"
+
+
 def _key_report(missing: list[str], unexpected: list[str], limit: int = 8) -> str:
     parts = []
     if missing:
@@ -78,8 +94,20 @@ def _key_report(missing: list[str], unexpected: list[str], limit: int = 8) -> st
     return "; ".join(parts)
 
 
-def load_strict(module: _M, sd: Mapping[str, torch.Tensor], dtype: torch.dtype, what: str) -> _M:
-    """Load ``sd`` into ``module`` (possibly on the meta device) with exact key and shape checks, cast to ``dtype``."""
+def _mapped(dtype: torch.dtype) -> bool:
+    """Memory-map weight files only when loading fp16, the dtype the official files store (used as stored, a mapping
+    costs no copy). For any other dtype the tensors are cast and freed one by one, which a mapping would defeat:
+    it stays resident until its last tensor is gone."""
+    return dtype == torch.float16
+
+
+def load_strict(module: _M, sd: Mapping[str, torch.Tensor], dtype: torch.dtype, what: str,
+                consume: bool = False) -> _M:
+    """Load ``sd`` into ``module`` (possibly on the meta device) with exact key and shape checks, cast to ``dtype``.
+
+    consume: empty ``sd`` (a dict the caller no longer needs) tensor by tensor while casting, so a file's fp16
+    tensors are freed as their fp32 copies are made: the peak is the fp32 model, not fp16 file + fp32 model
+    (issue 10: 'no fp16 + fp32 double copies while loading')."""
     expected = module.state_dict()
     missing = [k for k in expected if k not in sd]
     unexpected = [k for k in sd if k not in expected]
@@ -88,7 +116,14 @@ def load_strict(module: _M, sd: Mapping[str, torch.Tensor], dtype: torch.dtype, 
     bad = [f"{k} {tuple(sd[k].shape)} vs {tuple(v.shape)}" for k, v in expected.items() if sd[k].shape != v.shape]
     if bad:
         raise ValueError(f"{what} has tensors of the wrong shape (file vs model): {', '.join(bad[:8])}.")
-    floats = {k: (v.to(dtype) if v.is_floating_point() else v) for k, v in sd.items()}
+    if consume and isinstance(sd, MutableMapping):
+        floats = {}
+        for k in list(sd):
+            v = sd.pop(k)
+            floats[k] = v.to(dtype) if v.is_floating_point() else v
+            del v  # the file's tensor goes now (when nothing else holds it), not after the whole model is cast
+    else:
+        floats = {k: (v.to(dtype) if v.is_floating_point() else v) for k, v in sd.items()}
     module.load_state_dict(floats, strict=True, assign=True)
     leftover = [n for n, t in [*module.named_parameters(), *module.named_buffers()] if t.is_meta]
     if leftover:
@@ -119,14 +154,14 @@ def load_pose_net_file(path: str) -> dict[str, torch.Tensor]:
     return sd
 
 
-def build_unet(unet_sd: Mapping[str, torch.Tensor], dtype: torch.dtype, name: str) -> nn.Module:
+def build_unet(unet_sd: Mapping[str, torch.Tensor], dtype: torch.dtype, name: str, consume: bool = False) -> nn.Module:
     from diffusers import UNetSpatioTemporalConditionModel
 
     config = infer_unet_config(unet_sd, name=f"the UNet in {name!r}")
     with torch.device("meta"):
         # cast: type checkers resolve diffusers' top-level names to its dummy (torch-less) classes.
         unet = cast(nn.Module, UNetSpatioTemporalConditionModel(**config))
-    return load_strict(unet, unet_sd, dtype, f"The UNet in {name!r}")
+    return load_strict(unet, unet_sd, dtype, f"The UNet in {name!r}", consume)
 
 
 def build_pose_net(pose_sd: Mapping[str, torch.Tensor], dtype: torch.dtype, name: str) -> PoseNet:
@@ -145,7 +180,7 @@ def load_mimicmotion(
     path: str, dtype: torch.dtype = torch.float16, pose_net_path: str | None = None
 ) -> tuple[nn.Module, PoseNet]:
     """UNet and PoseNet from a MimicMotion file (and an optional separate PoseNet file)."""
-    unet_sd, pose_sd = split_mimicmotion(load_state_dict(path, expected=MM_EXPECTED), path)
+    unet_sd, pose_sd = split_mimicmotion(load_state_dict(path, expected=MM_EXPECTED, mmap=_mapped(dtype)), path)
     if pose_net_path:
         pose_sd = load_pose_net_file(pose_net_path)
     if pose_sd is None:
@@ -153,7 +188,7 @@ def load_mimicmotion(
             f"{path!r} holds only a UNet (no pose_net.* keys). Pick the PoseNet file too (e.g. kijai's "
             "mimic_motion_pose_net.safetensors) or use the official MimicMotion_1-1.pth, which holds both."
         )
-    unet = build_unet(unet_sd, dtype, path)
+    unet = build_unet(unet_sd, dtype, path, consume=True)  # unet_sd holds the file's only references
     pose_net = build_pose_net(pose_sd, dtype, pose_net_path or path)
     unet_config: Any = unet.config  # a diffusers config (nn.Module's __getattr__ types it as Tensor | Module)
     width = unet_config.block_out_channels[0]
@@ -196,11 +231,13 @@ def load_svd_folder(folder: str, dtype: torch.dtype) -> tuple[nn.Module, nn.Modu
     with torch.device("meta"):
         vae = AutoencoderKLTemporalDecoder.from_config(vae_cfg)
     vae_file = _weights_file(vae_dir, "diffusion_pytorch_model", what)
-    vae = load_strict(vae, load_state_dict(vae_file, expected="the SVD temporal-decoder VAE"), dtype, vae_file)
+    vae_sd = load_state_dict(vae_file, expected="the SVD temporal-decoder VAE", mmap=_mapped(dtype))
+    vae = load_strict(vae, vae_sd, dtype, vae_file, consume=True)
 
     enc_cfg = CLIPVisionConfig.from_dict(_read_json(os.path.join(enc_dir, "config.json"), what))
     enc_file = _weights_file(enc_dir, "model", what)
-    encoder = build_clip_vision(enc_cfg, load_state_dict(enc_file, expected="a CLIP vision model"), dtype, enc_file)
+    encoder = build_clip_vision(enc_cfg, load_state_dict(enc_file, expected="a CLIP vision model",
+                                                         mmap=_mapped(dtype)), dtype, enc_file, consume=True)
     _ = CLIPVisionModelWithProjection  # type of ``encoder``
 
     settings = {"image_mean": CLIP_MEAN, "image_std": CLIP_STD, "image_size": clip_image_size(enc_cfg)}
@@ -228,20 +265,27 @@ def clip_image_size(config: CLIPVisionConfig) -> int:
 
 
 def build_clip_vision(
-    config: CLIPVisionConfig, sd: Mapping[str, torch.Tensor], dtype: torch.dtype, what: str
+    config: CLIPVisionConfig, sd: Mapping[str, torch.Tensor], dtype: torch.dtype, what: str, consume: bool = False
 ) -> nn.Module:
-    """CLIPVisionModelWithProjection from a transformers-layout state dict, without random init."""
+    """CLIPVisionModelWithProjection from a transformers-layout state dict, without random init.
+
+    consume: empty ``sd`` while casting (see ``load_strict``)."""
     from transformers import CLIPVisionModelWithProjection
 
     with torch.device("meta"):
         model = CLIPVisionModelWithProjection(config)
     # position_ids is a non-persistent buffer (not in files): rebuild it on CPU after loading.
     expected_persistent = set(model.state_dict())
-    sd = {k: v for k, v in sd.items() if k in expected_persistent or not k.endswith("position_ids")}
+    drop = [k for k in sd if k not in expected_persistent and k.endswith("position_ids")]
+    if consume and isinstance(sd, MutableMapping):
+        for k in drop:  # in place: a filtered copy would keep the caller's dict (and its tensors) alive
+            del sd[k]
+    else:
+        sd = {k: v for k, v in sd.items() if k not in drop}
     emb = model.vision_model.embeddings
     n_pos = emb.position_embedding.num_embeddings
     emb.register_buffer("position_ids", torch.arange(n_pos).expand((1, -1)), persistent=False)
-    return load_strict(model, sd, dtype, what)
+    return load_strict(model, sd, dtype, what, consume)
 
 
 def load_svd_base(path: str, dtype: torch.dtype) -> tuple[nn.Module, nn.Module, dict]:

@@ -10,6 +10,7 @@ scheduler config. Latents are [F, 4, h, w] with frame 0 the reference pose's fra
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from .components import VideoComponents
+from .components import VideoComponents, choose_cfg_batching
 from .conditioning import ReferenceConditioning, encode_reference
 from .frame_cfg import frame_cfg_scale
 from .fusion import FusionSchedule, frame_count_advice, initial_noise, window_indices, window_weights
@@ -38,7 +39,14 @@ logger = logging.getLogger(__name__)
 class SamplerSettings:
     """User controls. cfg ramps linearly from cfg_min (frame 0) to cfg_max (last frame) over the whole video;
     cfg_max <= 1 runs a single conditional pass. Pose features are added on steps i with
-    pose_start <= i / steps < pose_end, scaled by pose_strength."""
+    pose_start <= i / steps < pose_end, scaled by pose_strength.
+
+    free_memory: bytes free on the compute device (ComfyUI's estimate, passed in by the node) after the UNet and
+    room for one UNet call are in place; with it, cond + uncond are batched only when the batched call fits
+    (``components.choose_cfg_batching``); None keeps ``batch_cfg`` as set. guidance_sigma_min/max: classifier-free
+    guidance only on steps whose sigma lies in [min, max] (Kynkaanniemi et al. 2024, "Applying guidance in a limited
+    interval"); other steps run the conditional pass alone. The defaults (0, inf) cover every step: exactly the
+    official sampler."""
 
     steps: int = 25
     seed: int = 0
@@ -55,6 +63,9 @@ class SamplerSettings:
     batch_cfg: bool = True  # cond + uncond in one UNet call; falls back to two calls on out-of-memory
     pose_cache_bytes: int = 2 << 30  # keep PoseNet features for all frames up to this size, else recompute per window
     init_strength: float = 0.0  # with init latents (a pose warp): skip this fraction of the steps (SDEdit)
+    free_memory: int | None = None  # bytes; decides batch_cfg by the batched call's activation estimate
+    guidance_sigma_min: float = 0.0  # EDM sigma units (SVD: 700 -> 0.002)
+    guidance_sigma_max: float = math.inf
 
     def validate(self) -> None:
         if self.cfg_min > self.cfg_max:
@@ -68,6 +79,9 @@ class SamplerSettings:
             raise ValueError(f"noise_aug must be >= 0, got {self.noise_aug}.")
         if not 0.0 <= self.init_strength <= 1.0:
             raise ValueError(f"init_strength must be in [0, 1], got {self.init_strength}.")
+        if not 0.0 <= self.guidance_sigma_min <= self.guidance_sigma_max:
+            raise ValueError(f"Need 0 <= guidance_sigma_min <= guidance_sigma_max; got {self.guidance_sigma_min} "
+                             f"and {self.guidance_sigma_max}. SVD's sigmas run from 700 down to 0.002.")
 
     @property
     def do_cfg(self) -> bool:
@@ -75,6 +89,10 @@ class SamplerSettings:
 
     def pose_active(self, step: int) -> bool:
         return self.pose_strength != 0.0 and self.pose_start <= step / self.steps < self.pose_end
+
+    def guidance_active(self, sigma: float) -> bool:
+        """Whether cfg applies at noise level ``sigma`` (the step's input sigma); always False when cfg is off."""
+        return self.do_cfg and self.guidance_sigma_min <= sigma <= self.guidance_sigma_max
 
 
 Progress = Callable[[int, int], None]  # (windows done, total windows = steps * windows)
@@ -225,9 +243,21 @@ def denoise(
                     float(sigmas[start]))
     del noise
     guidance = frame_cfg_scale(n, settings.cfg_min, settings.cfg_max, ndim=4, dim=0, device=device)
-    do_cfg = settings.do_cfg
-    if not do_cfg:
+    cfg_on = [settings.guidance_active(float(sigmas[i])) for i in range(settings.steps)]
+    do_cfg = any(cfg_on[start:])  # steps before start (skipped by init_strength) never run
+    if not settings.do_cfg:
         logger.info("cfg_max <= 1: one conditional pass per window (no classifier-free guidance).")
+    elif not all(cfg_on[start:]):
+        logger.info("Guidance interval [%g, %g]: cfg on %d of %d steps, the conditional pass alone on the rest.",
+                    settings.guidance_sigma_min, settings.guidance_sigma_max, sum(cfg_on[start:]),
+                    settings.steps - start)
+    batch_cfg = settings.batch_cfg
+    if do_cfg and batch_cfg and settings.free_memory is not None:
+        unet_config = getattr(components.unet, "config", None)
+        choice = choose_cfg_batching(settings.free_memory, max(map(len, windows)), h, w, components.dtype,
+                                     torch.device(device).type, getattr(unet_config, "block_out_channels", None))
+        logger.info(choice.reason)
+        batch_cfg = choice.batched
     total = (settings.steps - start) * len(windows)
     done = 0
     pose_feats = caller = acc_c = acc_u = cnt = v = v_u = x0 = x_in = pose = v_unc = v_cond = None
@@ -246,16 +276,17 @@ def denoise(
                                             fusion.window)
             if regions.collect_masks:
                 mask_acc = torch.zeros(n, 1, h, w, device=device)
-        caller = _UNetCaller(components, cond, settings.batch_cfg, handle)
+        caller = _UNetCaller(components, cond, batch_cfg, handle)
         acc_c = torch.zeros_like(latents)
         acc_u = torch.zeros_like(latents) if do_cfg else None
         cnt = torch.zeros(n, 1, 1, 1, device=device)
         for step in range(start, settings.steps):
             t = scheduler.timestep(step).to(device)
             use_pose = settings.pose_active(step)
+            step_cfg = cfg_on[step]  # False outside the guidance interval: no uncond pass
             acc_c.zero_()
             cnt.zero_()
-            if acc_u is not None:
+            if acc_u is not None and step_cfg:
                 acc_u.zero_()
             for idx, wt in zip(windows, weights, strict=True):
                 if interrupt is not None:
@@ -263,21 +294,21 @@ def denoise(
                 x_in = scheduler.scale_model_input(latents[idx], step)
                 pose = pose_feats[idx] if use_pose else None
                 move = move_feats[idx] if move_feats is not None else None
-                v_unc, v_cond = caller(x_in, t, pose, settings.pose_strength, do_cfg, move)
+                v_unc, v_cond = caller(x_in, t, pose, settings.pose_strength, step_cfg, move)
                 if mask_acc is not None and handle is not None and step == settings.steps - 1:
                     wmask = window_masks(handle, len(idx), (h, w))
                     if wmask is not None:
                         mask_acc[idx] += wt * wmask.to(device)
                 acc_c[idx] += wt * v_cond.float()
-                if acc_u is not None:
-                    assert v_unc is not None  # do_cfg (acc_u exists): the caller ran the uncond pass
+                if acc_u is not None and step_cfg:
+                    assert v_unc is not None  # step_cfg: the caller ran the uncond pass
                     acc_u[idx] += wt * v_unc.float()
                 cnt[idx] += wt
                 done += 1
                 if progress is not None:
                     progress(done, total)
             v = acc_c.div_(cnt)
-            if acc_u is not None:
+            if acc_u is not None and step_cfg:
                 v_u = acc_u.div_(cnt)
                 v = v_u.add_(guidance * (v - v_u))  # per-frame CFG after fusion, as official
             x0 = scheduler.step(v, step, latents)  # in place: v's buffer (the accumulator) now holds x0
