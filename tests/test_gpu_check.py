@@ -19,6 +19,21 @@ def test_arguments_are_checked() -> None:
             gpu_check.parse_args(bad)
 
 
+def test_dwpose_part_runs_after_the_video_part_and_reports_failures(capsys: pytest.CaptureFixture[str]) -> None:
+    calls = []
+    gpu_check.dwpose_section(24, lambda **kw: calls.append(kw))
+    assert calls == [{"frames_n": 24, "rounds": 1}]
+    gpu_check.dwpose_section(0, lambda **kw: calls.append(kw))  # --dwpose-frames 0 skips it
+    assert len(calls) == 1
+
+    def broken(**kw):
+        raise RuntimeError("CUDA libraries not found")
+
+    gpu_check.dwpose_section(24, broken)
+    assert "dwpose: not run (RuntimeError: CUDA libraries not found)" in capsys.readouterr().out
+    assert gpu_check.parse_args([]).dwpose_frames == 32
+
+
 def test_refuses_without_cuda(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert gpu_check.main([]) == 2
