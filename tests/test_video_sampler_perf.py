@@ -162,6 +162,10 @@ def test_unmapped_safetensors_read_gives_the_same_tensors(tmp_path) -> None:
         f.truncate(path.stat().st_size - 3)
     with pytest.raises(ValueError, match="cut off"):
         load_state_dict(path, mmap=False)
+    # A header length beyond the format's bound (a damaged or hostile file) is refused before anything is read.
+    path.write_bytes((2**40).to_bytes(8, "little") + b'{"x": 1}' + bytes(64))
+    with pytest.raises(ValueError, match="larger than safetensors allows"):
+        load_state_dict(path, mmap=False)
 
 
 def _in_file_mapping(tensors: dict[str, torch.Tensor], path) -> list[bool]:

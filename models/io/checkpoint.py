@@ -68,6 +68,9 @@ _ST_DTYPES = {"F64": torch.float64, "F32": torch.float32, "F16": torch.float16, 
               "BOOL": torch.bool}
 
 
+_ST_MAX_HEADER = 100_000_000
+
+
 def _read_safetensors(path: str, prefixes: tuple[str, ...] | None, expected: str | None) -> dict[str, torch.Tensor]:
     """Read each tensor into its own ordinary memory (no memory map), so each is freed on its own when dropped.
 
@@ -77,6 +80,8 @@ def _read_safetensors(path: str, prefixes: tuple[str, ...] | None, expected: str
     try:
         with open(path, "rb") as f:
             size = int.from_bytes(f.read(8), "little")
+            if size > _ST_MAX_HEADER:  # the safetensors library's own bound: a bigger "header" is not one
+                raise ValueError(f"header of {size} bytes is larger than safetensors allows")
             header = json.loads(f.read(size))
             base = 8 + size
             if any(v["dtype"] not in _ST_DTYPES for k, v in header.items() if k != "__metadata__"):
