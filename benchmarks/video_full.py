@@ -8,8 +8,10 @@ one module at a time, so building needs about 3.5 GB of RAM.
 
 Each implementation runs in a fresh process (peak RSS is per process); per stage it reports wall and CPU seconds
 and the peak RSS during the stage (the kernel's VmHWM, reset with /proc/self/clear_refs at the stage start; Linux):
-- ours: ``load_video_components`` (fp32) -> ``encode_reference`` -> ``denoise`` (SamplerSettings defaults: on the
-  CPU cond and uncond run as two calls) -> ``decode_latents`` (chunk 8);
+- ours: ``load_video_components`` (fp32 compute, idle modules kept in the files' fp16 as the loader node does on a
+  CPU; ``VideoModel.prepare`` casts the modules of each stage to fp32 and the others back) -> ``encode_reference``
+  -> ``denoise`` (SamplerSettings defaults: on the CPU cond and uncond run as two calls) -> ``decode_latents``
+  (chunk 8);
 - reference: the official loading (modules built with random init in fp32, then ``load_state_dict`` from the fp16
   files: the .pth with strict=False on a unet + pose_net wrapper, as mimicmotion/utils/loader.py does) ->
   the same ``encode_reference`` -> ``benchmarks.video.straightforward_loop`` (PoseNet per window and step, two UNet
@@ -150,6 +152,7 @@ def decode_reference(vae: Any, latents: torch.Tensor, chunk: int = 8) -> torch.T
 
 def child(mode: str, cache: str, frames: int, side: int, steps: int, extras: bool, repeats: int = 1) -> dict[str, Any]:
     from benchmarks.video import straightforward_loop
+    from models.video.components import VideoModel
     from models.video.conditioning import encode_reference
     from models.video.decode import decode_latents
     from models.video.fusion import FusionSchedule
@@ -174,12 +177,20 @@ def child(mode: str, cache: str, frames: int, side: int, steps: int, extras: boo
         print(f"  {mode} {name}: {json.dumps(out[name])}", file=sys.stderr, flush=True)
         return result
 
+    vm = None
     if mode == "ours":
-        comps = stage("load", lambda: load_video_components(mm_path, svd, torch.float32, "1.1"))
+        # As the loader node on a CPU: idle modules kept in the files' fp16, cast to fp32 while in use (prepare).
+        comps = stage("load", lambda: load_video_components(mm_path, svd, torch.float32, "1.1", idle_storage=True))
+        vm = VideoModel.from_components(comps)
     else:
         comps = stage("load", lambda: load_reference(mm_path, svd))
 
+    def use(*groups: str) -> None:
+        if vm is not None:  # what the sampler / decode nodes do before each stage
+            vm.prepare(groups)
+
     def encode() -> Any:
+        use("image_encoder", "vae")
         state["gen"] = torch.Generator().manual_seed(s.seed)
         with torch.no_grad():
             return encode_reference(comps, ref, state["gen"], "cpu", s.noise_aug, s.image_embed_strength,
@@ -190,8 +201,8 @@ def child(mode: str, cache: str, frames: int, side: int, steps: int, extras: boo
         import psutil
 
         s.free_memory = int(psutil.virtual_memory().available)  # as ComfyUI's get_free_memory on a CPU
-        latents = stage("sample", lambda: denoise(comps, cond, poses, fusion, s, state["gen"], "cpu"))
-        images = stage("decode", lambda: decode_latents(comps.vae, latents, chunk_size=8))
+        latents = stage("sample", lambda: (use("unet"), denoise(comps, cond, poses, fusion, s, state["gen"], "cpu"))[1])
+        images = stage("decode", lambda: (use("vae"), decode_latents(comps.vae, latents, chunk_size=8))[1])
     else:
         latents = stage("sample", lambda: straightforward_loop(comps, cond, poses, fusion, s, state["gen"]))
         images = stage("decode", lambda: decode_reference(comps.vae, latents))
@@ -202,7 +213,9 @@ def child(mode: str, cache: str, frames: int, side: int, steps: int, extras: boo
             st = SamplerSettings(**{**s.__dict__, "free_memory": None, **kw})
             g = torch.Generator().manual_seed(st.seed)
             with torch.no_grad():
+                use("image_encoder", "vae")
                 c = encode_reference(comps, ref, g, "cpu")  # same generator state as the timed default run
+            use("unet")
             return stage(name, lambda: denoise(comps, c, poses, fusion, st, g, "cpu"))
 
         # The default run above was the process's first UNet run (cold); these are warm and interleaved (two calls,

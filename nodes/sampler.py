@@ -201,6 +201,8 @@ class EmbodySampler(io.ComfyNode):
             init_pixels = None
         regions = None
         if codebook is not None:
+            if init_latents is not None:
+                device = video_model.prepare(["image_encoder"])  # the VAE-only prepare above may have idled it
             identity = reference_identity(video_model.components, codebook.codebook, original_ref, ref_kp, device)
             regions = RegionGuide(codebook.codebook, identity, resolve_clarity(codebook.codebook, hand_clarity), maps,
                                   codebook.strength, codebook.name)
@@ -211,6 +213,7 @@ class EmbodySampler(io.ComfyNode):
             # The codebook is loaded (and later offloaded) together with the UNet by ComfyUI's model management.
             mm.load_models_gpu([video_model.patchers["unet"], codebook.patcher], memory_required=memory,
                                force_full_load=True)
+            video_model.components.set_in_use(["unet"])  # fp32 while it runs when idle modules are kept in fp16
             device = video_model.device
         else:
             device = video_model.prepare(["unet"], memory)

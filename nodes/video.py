@@ -69,6 +69,12 @@ def _resolve_svd(choice: str) -> str:
     )
 
 
+def _size_in_use(module: torch.nn.Module, dtype: torch.dtype) -> int:
+    """Bytes of ``module``'s state dict with its floating tensors in the compute ``dtype``."""
+    item = torch.finfo(dtype).bits // 8
+    return sum(t.numel() * (item if t.is_floating_point() else t.element_size()) for t in module.state_dict().values())
+
+
 def _attach_model_management(vm: VideoModel) -> VideoModel:
     """One ModelPatcher per module group so ComfyUI offloads the video model like a core model."""
     c = vm.components
@@ -77,7 +83,10 @@ def _attach_model_management(vm: VideoModel) -> VideoModel:
     groups = {g: torch.nn.ModuleDict({n: c.module(n) for n in names}) for g, names in MODULE_GROUPS.items()}
     offload = {"unet": mm.unet_offload_device(), "vae": mm.vae_offload_device(),
                "image_encoder": mm.unet_offload_device()}
-    vm.patchers = {g: comfy.model_patcher.ModelPatcher(groups[g], load, offload[g]) for g in MODULE_GROUPS}
+    # Size = the group's weights in the compute dtype, i.e. while in use (idle modules may be stored in fp16 and
+    # are cast when prepared; ModelPatcher would otherwise cache the idle size when first asked).
+    vm.patchers = {g: comfy.model_patcher.ModelPatcher(groups[g], load, offload[g],
+                                                       size=_size_in_use(groups[g], c.dtype)) for g in MODULE_GROUPS}
 
     def load_fn(names: list[str], memory_required: int = 0) -> torch.device:
         # Full loads: diffusers/transformers modules do not use comfy.ops, so partial (lowvram) loads cannot run.
@@ -127,18 +136,20 @@ class EmbodyVideoModelLoader(io.ComfyNode):
     def execute(cls, mimicmotion, svd_base, precision, version, pose_net) -> io.NodeOutput:
         mm_path = resolve("mimicmotion", mimicmotion)
         pose_path = None if pose_net == POSE_NET_IN_FILE else resolve("mimicmotion", pose_net)
+        device = mm.get_torch_device()
         if precision == "auto":
-            device = mm.get_torch_device()
             dtype, why = auto_weight_dtype(device, mm.should_use_fp16(device))
             logger.info("Embody Video Model Loader: precision auto -> %s", why)
         else:
             dtype = DTYPES[precision]
-        vm = load_video_model(mm_path, _resolve_svd(svd_base), dtype,
-                              None if version == "auto" else version, pose_path)
+        # On a CPU with fp32 compute, idle modules stay in their files' fp16 and are cast only while in use.
+        vm = load_video_model(mm_path, _resolve_svd(svd_base), dtype, None if version == "auto" else version,
+                              pose_path, idle_storage=device.type == "cpu" and dtype == torch.float32)
         return io.NodeOutput(_attach_model_management(vm))
 
 
 def _cpu_vae(vm: VideoModel) -> torch.nn.Module:
+    vm.components.set_in_use(["vae"])  # fp32 while decoding when idle modules are kept in fp16
     vae = vm.components.vae
     patcher = vm.patchers.get("vae")
     if patcher is not None and next(vae.parameters()).device.type != "cpu":

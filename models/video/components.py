@@ -25,6 +25,9 @@ MODULE_GROUPS: dict[str, tuple[str, ...]] = {
 }
 
 
+_MODULE_NAMES = ("unet", "pose_net", "vae", "image_encoder")
+
+
 # Working-memory heuristics of ComfyUI's model management for the same networks (comfy/supported_models.py:
 # SVD_img2vid memory_usage_factor 2.0 with the SDPA/flash formula 0.01 MiB per latent pixel per dtype byte;
 # comfy/sd.py: KL-VAE decode 2178 * 64 and encode 1767 bytes per dtype byte per latent / image pixel). Passed to
@@ -111,8 +114,12 @@ class VideoComponents:
         image_mean, image_std: CLIP normalisation per RGB channel (0..1 pixel units).
         image_size: CLIP input side in pixels (224 for SVD).
         scheduler_config: an ``EulerDiscreteScheduler`` config dict (SVD's: v-prediction, Karras, continuous timesteps).
-        dtype: the dtype the modules were loaded in.
+        dtype: the compute dtype: every module runs in it.
         version: "1.0" (16-frame model) or "1.1" (72-frame model).
+        storage_dtypes: per module name, the dtype it is kept in while idle (absent = ``dtype``, no casting). A
+            half dtype here means the module's weights came from a half file and compute is fp32: ``set_in_use``
+            casts the modules about to run to ``dtype`` and the others back, which is exact (half -> fp32 -> half
+            loses nothing).
     """
 
     unet: nn.Module
@@ -125,11 +132,31 @@ class VideoComponents:
     scheduler_config: dict[str, Any]
     dtype: torch.dtype
     version: str = "1.1"
+    storage_dtypes: dict[str, torch.dtype] = field(default_factory=dict)
 
     def module(self, name: str) -> nn.Module:
-        if name not in ("unet", "pose_net", "vae", "image_encoder"):
+        if name not in _MODULE_NAMES:
             raise KeyError(f"unknown video module {name!r}")
         return getattr(self, name)
+
+    def set_in_use(self, groups: Sequence[str]) -> None:
+        """Cast the modules of ``groups`` (keys of ``MODULE_GROUPS``) to ``dtype`` and the others to their storage.
+
+        No-op for modules without a storage dtype (``storage_dtypes``). The idle modules are cast down first, so
+        their memory is freed before the used ones grow (``nn.Module.to`` replaces one tensor at a time, so the
+        cast itself adds one tensor's copy at most). On a CPU with fp16 files and fp32 compute this halves the memory
+        of the modules not in use: the CPU analogue of ComfyUI keeping idle models off the GPU (issue 10).
+        """
+        unknown = [g for g in groups if g not in MODULE_GROUPS]
+        if unknown:
+            raise KeyError(f"unknown module groups {unknown}; expected some of {sorted(MODULE_GROUPS)}")
+        used = {name for g in groups for name in MODULE_GROUPS[g]}
+        for name in sorted(self.storage_dtypes, key=lambda n: n in used):  # idle ones first
+            module = self.module(name)
+            target = self.dtype if name in used else self.storage_dtypes[name]
+            if any(p.is_floating_point() and p.dtype != target for p in module.parameters()):
+                # nn.Module.to, not diffusers' override (which warns on every dtype cast); casts buffers too.
+                nn.Module.to(module, target)
 
     @property
     def vae_scaling_factor(self) -> float:
@@ -171,13 +198,19 @@ class VideoModel:
 
         memory_required: bytes of activations the next computation needs besides the weights (see the
         ``*_memory_bytes`` estimates); the model manager unloads other models to make that room.
+        Modules with an idle storage dtype are then cast: the named groups to the compute dtype, all others back to
+        storage (``VideoComponents.set_in_use``).
         """
         unknown = [g for g in groups if g not in MODULE_GROUPS]
         if unknown:
             raise KeyError(f"unknown module groups {unknown}; expected some of {sorted(MODULE_GROUPS)}")
         if self.load_fn is not None:
-            return self.load_fn(list(groups), max(0, int(memory_required)))
-        for group in groups:
-            for name in MODULE_GROUPS[group]:
-                self.components.module(name).to(self.device)
-        return self.device
+            device = self.load_fn(list(groups), max(0, int(memory_required)))
+        else:
+            for group in groups:
+                for name in MODULE_GROUPS[group]:
+                    self.components.module(name).to(self.device)
+            device = self.device
+        # Cast after placement: the model manager moves modules between devices without changing their dtype.
+        self.components.set_in_use(groups)
+        return device

@@ -94,16 +94,18 @@ def _key_report(missing: list[str], unexpected: list[str], limit: int = 8) -> st
     return "; ".join(parts)
 
 
-def _mapped(dtype: torch.dtype) -> bool:
+def _mapped(dtype: torch.dtype | None) -> bool:
     """Memory-map weight files only when loading fp16, the dtype the official files store (used as stored, a mapping
     costs no copy). For any other dtype the tensors are cast and freed one by one, which a mapping would defeat:
-    it stays resident until its last tensor is gone."""
+    it stays resident until its last tensor is gone. None (kept as stored, later cast while in use): unmapped too."""
     return dtype == torch.float16
 
 
-def load_strict(module: _M, sd: Mapping[str, torch.Tensor], dtype: torch.dtype, what: str,
+def load_strict(module: _M, sd: Mapping[str, torch.Tensor], dtype: torch.dtype | None, what: str,
                 consume: bool = False) -> _M:
     """Load ``sd`` into ``module`` (possibly on the meta device) with exact key and shape checks, cast to ``dtype``.
+
+    dtype: None keeps each tensor in the file's dtype (idle storage, see ``load_video_components``).
 
     consume: empty ``sd`` (a dict the caller no longer needs) tensor by tensor while casting, so a file's fp16
     tensors are freed as their fp32 copies are made: the peak is the fp32 model, not fp16 file + fp32 model
@@ -120,10 +122,10 @@ def load_strict(module: _M, sd: Mapping[str, torch.Tensor], dtype: torch.dtype, 
         floats = {}
         for k in list(sd):
             v = sd.pop(k)
-            floats[k] = v.to(dtype) if v.is_floating_point() else v
+            floats[k] = v.to(dtype) if dtype is not None and v.is_floating_point() else v
             del v  # the file's tensor goes now (when nothing else holds it), not after the whole model is cast
     else:
-        floats = {k: (v.to(dtype) if v.is_floating_point() else v) for k, v in sd.items()}
+        floats = {k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v) for k, v in sd.items()}
     module.load_state_dict(floats, strict=True, assign=True)
     leftover = [n for n, t in [*module.named_parameters(), *module.named_buffers()] if t.is_meta]
     if leftover:
@@ -154,7 +156,8 @@ def load_pose_net_file(path: str) -> dict[str, torch.Tensor]:
     return sd
 
 
-def build_unet(unet_sd: Mapping[str, torch.Tensor], dtype: torch.dtype, name: str, consume: bool = False) -> nn.Module:
+def build_unet(unet_sd: Mapping[str, torch.Tensor], dtype: torch.dtype | None, name: str,
+               consume: bool = False) -> nn.Module:
     from diffusers import UNetSpatioTemporalConditionModel
 
     config = infer_unet_config(unet_sd, name=f"the UNet in {name!r}")
@@ -164,7 +167,7 @@ def build_unet(unet_sd: Mapping[str, torch.Tensor], dtype: torch.dtype, name: st
     return load_strict(unet, unet_sd, dtype, f"The UNet in {name!r}", consume)
 
 
-def build_pose_net(pose_sd: Mapping[str, torch.Tensor], dtype: torch.dtype, name: str) -> PoseNet:
+def build_pose_net(pose_sd: Mapping[str, torch.Tensor], dtype: torch.dtype | None, name: str) -> PoseNet:
     if "final_proj.weight" not in pose_sd:
         raise ValueError(f"The PoseNet in {name!r} has no final_proj.weight; keys: {sorted(pose_sd)[:8]}.")
     with torch.device("meta"):
@@ -177,7 +180,7 @@ def build_pose_net(pose_sd: Mapping[str, torch.Tensor], dtype: torch.dtype, name
 
 
 def load_mimicmotion(
-    path: str, dtype: torch.dtype = torch.float16, pose_net_path: str | None = None
+    path: str, dtype: torch.dtype | None = torch.float16, pose_net_path: str | None = None
 ) -> tuple[nn.Module, PoseNet]:
     """UNet and PoseNet from a MimicMotion file (and an optional separate PoseNet file)."""
     unet_sd, pose_sd = split_mimicmotion(load_state_dict(path, expected=MM_EXPECTED, mmap=_mapped(dtype)), path)
@@ -214,7 +217,7 @@ def _weights_file(folder: str, stem: str, what: str) -> str:
     raise FileNotFoundError(f"{what}: no {stem}[.fp16].safetensors/.bin in {folder!r}.")
 
 
-def load_svd_folder(folder: str, dtype: torch.dtype) -> tuple[nn.Module, nn.Module, dict]:
+def load_svd_folder(folder: str, dtype: torch.dtype | None) -> tuple[nn.Module, nn.Module, dict]:
     """VAE, CLIP image encoder and preprocessing/scheduler settings from an SVD diffusers folder."""
     from diffusers import AutoencoderKLTemporalDecoder
     from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
@@ -265,7 +268,8 @@ def clip_image_size(config: CLIPVisionConfig) -> int:
 
 
 def build_clip_vision(
-    config: CLIPVisionConfig, sd: Mapping[str, torch.Tensor], dtype: torch.dtype, what: str, consume: bool = False
+    config: CLIPVisionConfig, sd: Mapping[str, torch.Tensor], dtype: torch.dtype | None, what: str,
+    consume: bool = False
 ) -> nn.Module:
     """CLIPVisionModelWithProjection from a transformers-layout state dict, without random init.
 
@@ -288,7 +292,7 @@ def build_clip_vision(
     return load_strict(model, sd, dtype, what, consume)
 
 
-def load_svd_base(path: str, dtype: torch.dtype) -> tuple[nn.Module, nn.Module, dict]:
+def load_svd_base(path: str, dtype: torch.dtype | None) -> tuple[nn.Module, nn.Module, dict]:
     """SVD base from a diffusers folder or a single-file checkpoint (SGM layout)."""
     if os.path.isdir(path):
         return load_svd_folder(path, dtype)
@@ -303,20 +307,39 @@ def load_video_components(
     dtype: torch.dtype = torch.float16,
     version: str | None = None,
     pose_net_path: str | None = None,
+    idle_storage: bool = False,
 ) -> VideoComponents:
-    """All MimicMotion modules, on CPU in ``dtype``, in eval mode.
+    """All MimicMotion modules, on CPU in ``dtype`` (or their idle storage dtype), in eval mode.
 
     Args:
         mimicmotion_path: MimicMotion .pth/.safetensors (see module docstring).
         svd_path: SVD diffusers folder or single-file checkpoint.
-        dtype: torch.float32 / float16 / bfloat16.
+        dtype: torch.float32 / float16 / bfloat16: the compute dtype.
         version: "1.0" / "1.1"; None = from the file name.
         pose_net_path: separate PoseNet file for UNet-only checkpoints.
+        idle_storage: with dtype fp32, keep each module whose file is in a half dtype (fp16 / bf16; the official
+            files are fp16) in that dtype while idle, and let ``VideoComponents.set_in_use`` cast it to fp32 only
+            while it runs (issue 10: the peak on a CPU is all four modules resident in fp32). Half -> fp32 -> half
+            is exact, so the computation sees the same fp32 values as an fp32 load. Modules from fp32 (or mixed)
+            files are loaded in ``dtype`` as before; off: all modules in ``dtype``.
     """
     if version not in (None, "1.0", "1.1"):
         raise ValueError(f"version must be '1.0' or '1.1', got {version!r}")
-    unet, pose_net = load_mimicmotion(mimicmotion_path, dtype, pose_net_path)
-    vae, encoder, settings = load_svd_base(svd_path, dtype)
+    as_stored = idle_storage and dtype == torch.float32
+    load_dtype = None if as_stored else dtype  # None: each tensor in its file's dtype, cast below or while in use
+    unet, pose_net = load_mimicmotion(mimicmotion_path, load_dtype, pose_net_path)
+    vae, encoder, settings = load_svd_base(svd_path, load_dtype)
+    storage: dict[str, torch.dtype] = {}
+    if as_stored:
+        for name, m in (("unet", unet), ("pose_net", pose_net), ("vae", vae), ("image_encoder", encoder)):
+            half = _half_dtype(m)
+            if half is None:  # an fp32 or mixed file: casting it to a half dtype would not be exact
+                nn.Module.to(m, dtype)  # one tensor at a time; nn.Module's, as diffusers' .to warns on dtypes
+            else:
+                storage[name] = half
+        kept = ", ".join(f"{n} {_short(d)}" for n, d in storage.items()) or "none"
+        logger.info("Idle modules kept in their files' half dtype (%s); cast to %s while in use (exact: half -> "
+                    "fp32 -> half loses nothing). Others in %s.", kept, _short(dtype), _short(dtype))
     # diffusers/transformers configs (nn.Module's __getattr__ types them as Tensor | Module).
     unet_config: Any = unet.config
     encoder_config: Any = encoder.config
@@ -336,8 +359,20 @@ def load_video_components(
         unet=unet, pose_net=pose_net, vae=vae, image_encoder=encoder, image_mean=settings["image_mean"],
         image_std=settings["image_std"], image_size=settings["image_size"],
         scheduler_config=settings["scheduler_config"], dtype=dtype,
-        version=version or detect_version(mimicmotion_path),
+        version=version or detect_version(mimicmotion_path), storage_dtypes=storage,
     )
+
+
+def _short(dtype: torch.dtype) -> str:
+    return {torch.float16: "fp16", torch.bfloat16: "bf16", torch.float32: "fp32"}.get(dtype, str(dtype))
+
+
+def _half_dtype(module: nn.Module) -> torch.dtype | None:
+    """The one half dtype (fp16 or bf16) every floating tensor of ``module`` is in, else None."""
+    found = {t.dtype for t in [*module.parameters(), *module.buffers()] if t.is_floating_point()}
+    if len(found) == 1 and next(iter(found)) in (torch.float16, torch.bfloat16):
+        return next(iter(found))
+    return None
 
 
 def load_video_model(
@@ -346,9 +381,10 @@ def load_video_model(
     dtype: torch.dtype = torch.float16,
     version: str | None = None,
     pose_net_path: str | None = None,
+    idle_storage: bool = False,
 ) -> VideoModel:
     """``load_video_components`` wrapped as an EMBODY_VIDEO_MODEL with the version's fusion defaults."""
-    comps = load_video_components(mimicmotion_path, svd_path, dtype, version, pose_net_path)
+    comps = load_video_components(mimicmotion_path, svd_path, dtype, version, pose_net_path, idle_storage)
     files = {"mimicmotion": mimicmotion_path, "svd": svd_path}
     if pose_net_path:
         files["pose_net"] = pose_net_path

@@ -159,7 +159,7 @@ def clip_config_from_open_clip(sd: Mapping[str, torch.Tensor]) -> CLIPVisionConf
     )
 
 
-def load_svd_single_file(path: str, dtype: torch.dtype) -> tuple[nn.Module, nn.Module, dict]:
+def load_svd_single_file(path: str, dtype: torch.dtype | None) -> tuple[nn.Module, nn.Module, dict]:
     """VAE, CLIP image encoder and settings from ``svd_xt_1_1.safetensors``-style files (same return as the folder)."""
     from diffusers import AutoencoderKLTemporalDecoder
 
