@@ -38,12 +38,19 @@ def _inputs(n: int, side: int = SIDE) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.rand(1, 3, side, side, generator=g), torch.rand(n, 3, side, side, generator=g)
 
 
-def _status_kib(field: str) -> int:
+def status_kib(field: str) -> int:
+    """A /proc/self/status memory field in KiB (VmRSS: now, VmHWM: peak since the last ``reset_peak_rss``)."""
     with open("/proc/self/status") as f:
         for line in f:
             if line.startswith(field + ":"):
                 return int(line.split()[1])
     raise RuntimeError(field)
+
+
+def reset_peak_rss() -> None:
+    """Reset the kernel's peak-RSS counter (VmHWM) to the current RSS (Linux)."""
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
 
 
 @torch.no_grad()
@@ -105,16 +112,15 @@ def child(n: int, mode: str, steps: int) -> dict:
     cond = encode_reference(comps, ref, gen, "cpu")
     # warm-up on a short clip so one-off allocations (kernels, thread pools) are not counted
     denoise(comps, cond, poses[:WINDOW], fusion, s, torch.Generator().manual_seed(1), "cpu")
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")  # reset VmHWM to the current RSS
-    before = _status_kib("VmRSS")
+    reset_peak_rss()
+    before = status_kib("VmRSS")
     t0 = time.process_time()
     if mode.startswith("ours"):
         out = denoise(comps, cond, poses, fusion, s, gen, "cpu")
     else:
         out = straightforward(comps, ref, poses, fusion, s)
     dt = time.process_time() - t0
-    peak = _status_kib("VmHWM")
+    peak = status_kib("VmHWM")
     wins = len(window_indices(n, fusion))
     return {"frames": n, "mode": mode, "windows": wins, "seconds": dt, "s_per_window_step": dt / (wins * steps),
             "peak_growth_mib": (peak - before) / 1024, "latents_mib": out.numel() * 4 / 2**20}

@@ -40,21 +40,9 @@ from typing import Any
 import torch
 
 from benchmarks.gpu_check import CLIP_CONFIG, VAE_CONFIG, seeded_init
+from benchmarks.video import reset_peak_rss, status_kib
 
 STAGES = ("load", "encode", "sample", "decode")
-
-
-def _status_kib(field: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(field)
-
-
-def _reset_peak() -> None:
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")  # VmHWM := current RSS
 
 
 def _paths(cache: str) -> tuple[str, str]:
@@ -165,15 +153,15 @@ def child(mode: str, cache: str, frames: int, side: int, steps: int, extras: boo
     ref, poses = _inputs(frames, side)
     s = SamplerSettings(steps=steps, seed=1, cfg_min=2.0, cfg_max=2.0)
     fusion = FusionSchedule().resolved("1.1").fitted(frames)
-    out: dict[str, Any] = {"mode": mode, "baseline_mib": _status_kib("VmRSS") / 1024}
+    out: dict[str, Any] = {"mode": mode, "baseline_mib": status_kib("VmRSS") / 1024}
     state: dict[str, Any] = {}
 
     def stage(name: str, fn: Callable[[], Any]) -> Any:
-        _reset_peak()
+        reset_peak_rss()
         w0, c0 = time.perf_counter(), time.process_time()
         result = fn()
         out[name] = {"wall_s": time.perf_counter() - w0, "cpu_s": time.process_time() - c0,
-                     "peak_mib": _status_kib("VmHWM") / 1024, "after_mib": _status_kib("VmRSS") / 1024}
+                     "peak_mib": status_kib("VmHWM") / 1024, "after_mib": status_kib("VmRSS") / 1024}
         print(f"  {mode} {name}: {json.dumps(out[name])}", file=sys.stderr, flush=True)
         return result
 
