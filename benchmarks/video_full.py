@@ -18,10 +18,12 @@ and the peak RSS during the stage (the kernel's VmHWM, reset with /proc/self/cle
   calls, image latents repeated over frames) -> ``vae.decode`` per chunk of 8 and ``torch.cat``.
 ``--extras`` adds, in the ours process after its stages, warm runs of two calls, cond + uncond batched and a
 guidance interval that skips the first step's uncond pass, interleaved for ``--repeats`` rounds (same seed), with the
-change of the latents against the default run.
+change of the latents against the default run. ``--reuse 2,3`` instead adds warm runs of feature reuse (DeepCache,
+models/video/feature_reuse.py) at those intervals, interleaved with the same sampler without it, and the change of
+the latents against that run of the same round.
 
 Needs about 10 GB of free RAM in fp32. Run: python -m benchmarks.video_full --cache DIR [--frames 9 --side 128
---steps 2 --extras --repeats 2] [--only ours|reference]
+--steps 2 --extras --repeats 2] [--reuse 2,3 --steps 4] [--only ours|reference]
 """
 
 from __future__ import annotations
@@ -138,7 +140,8 @@ def decode_reference(vae: Any, latents: torch.Tensor, chunk: int = 8) -> torch.T
     return (torch.cat(frames)[1:] / 2 + 0.5).clamp(0, 1).permute(0, 2, 3, 1)
 
 
-def child(mode: str, cache: str, frames: int, side: int, steps: int, extras: bool, repeats: int = 1) -> dict[str, Any]:
+def child(mode: str, cache: str, frames: int, side: int, steps: int, extras: bool, repeats: int = 1,
+          reuse: tuple[int, ...] = ()) -> dict[str, Any]:
     from benchmarks.video import straightforward_loop
     from models.video.components import VideoModel
     from models.video.conditioning import encode_reference
@@ -196,7 +199,7 @@ def child(mode: str, cache: str, frames: int, side: int, steps: int, extras: boo
         images = stage("decode", lambda: decode_reference(comps.vae, latents))
     out["peak_mib"] = max(out[k]["peak_mib"] for k in STAGES)
     torch.save({"latents": latents, "images": images}, os.path.join(cache, f"out_{mode}.pt"))
-    if mode == "ours" and extras:
+    if mode == "ours" and (extras or reuse):
         def rerun(name: str, **kw: Any) -> torch.Tensor:
             st = SamplerSettings(**{**s.__dict__, "free_memory": None, **kw})
             g = torch.Generator().manual_seed(st.seed)
@@ -206,6 +209,17 @@ def child(mode: str, cache: str, frames: int, side: int, steps: int, extras: boo
             use("unet")
             return stage(name, lambda: denoise(comps, c, poses, fusion, st, g, "cpu"))
 
+        def rel(a: torch.Tensor, b: torch.Tensor = latents) -> float:
+            return float((a - b).norm() / b.norm())
+
+        if reuse:
+            # Warm, interleaved: the sampler without reuse, then each interval, ``repeats`` rounds.
+            for r in range(repeats):
+                off = rerun(f"sample_off{r}", batch_cfg=False)
+                for n in reuse:
+                    out[f"reuse{n}_rel_diff{r}"] = rel(rerun(f"sample_reuse{n}_{r}", batch_cfg=False,
+                                                             feature_reuse_interval=n), off)
+            return out
         # The default run above was the process's first UNet run (cold); these are warm and interleaved (two calls,
         # batched, guidance interval; ``repeats`` rounds) so drift in the machine's load hits all three alike.
         first = float(get_sigmas(s.schedule, steps)[0])  # 700: guidance below it skips the first step's uncond
@@ -213,10 +227,6 @@ def child(mode: str, cache: str, frames: int, side: int, steps: int, extras: boo
             rerun(f"sample_two_warm{r}", batch_cfg=False)
             batched = rerun(f"sample_batched{r}", batch_cfg=True)
             interval = rerun(f"sample_interval{r}", batch_cfg=False, guidance_sigma_max=first / 2)
-
-        def rel(a: torch.Tensor) -> float:
-            return float((a - latents).norm() / latents.norm())
-
         out["batched_rel_diff"] = rel(batched)
         out["interval_rel_diff"] = rel(interval)
     return out
@@ -231,14 +241,16 @@ def main() -> None:
     ap.add_argument("--child", choices=("ours", "reference"))
     ap.add_argument("--only", choices=("ours", "reference"), help="run one implementation")
     ap.add_argument("--extras", action="store_true")
-    ap.add_argument("--repeats", type=int, default=1, help="rounds of the --extras variants")
+    ap.add_argument("--repeats", type=int, default=1, help="rounds of the --extras / --reuse variants")
+    ap.add_argument("--reuse", default="", help="feature reuse intervals to time, e.g. 2,3 (in the ours process)")
     args = ap.parse_args()
     if args.side % 64:
         ap.error(f"--side must be a multiple of 64, got {args.side}")
+    reuse = tuple(int(n) for n in args.reuse.split(",") if n.strip())
     if args.child:
         logging.basicConfig(level=logging.INFO, stream=sys.stderr)
         print(json.dumps(child(args.child, args.cache, args.frames, args.side, args.steps, args.extras,
-                               args.repeats)))
+                               args.repeats, reuse)))
         return
     os.makedirs(args.cache, exist_ok=True)
     t0 = time.perf_counter()
@@ -248,10 +260,21 @@ def main() -> None:
     for mode in (args.only,) if args.only else ("ours", "reference"):
         cmd = [sys.executable, "-m", "benchmarks.video_full", "--child", mode, "--cache", args.cache, "--frames",
                str(args.frames), "--side", str(args.side), "--steps", str(args.steps)]
-        extra = ["--extras", "--repeats", str(args.repeats)] if args.extras else []
+        extra = ["--extras"] if args.extras else []
+        extra += ["--repeats", str(args.repeats)] + (["--reuse", args.reuse] if reuse else [])
         res = subprocess.run(cmd + extra, stdout=subprocess.PIPE, text=True, check=True)
         results[mode] = json.loads(res.stdout.strip().splitlines()[-1])
     print(json.dumps(results, indent=1))
+    o = results.get("ours", {})
+    for r in range(args.repeats if reuse else 0):
+        off = o[f"sample_off{r}"]
+        line = f"round {r}: no reuse {off['wall_s']:.1f} s ({off['cpu_s']:.1f} CPU)"
+        for n in reuse:
+            v = o[f"sample_reuse{n}_{r}"]
+            line += (f"; every {n}: {v['wall_s']:.1f} s ({v['cpu_s']:.1f}) = {v['wall_s'] / off['wall_s']:.2f}x wall "
+                     f"{v['cpu_s'] / off['cpu_s']:.2f}x CPU, latents {o[f'reuse{n}_rel_diff{r}']:.3f} rel. L2, "
+                     f"peak {v['peak_mib']:.0f} MiB (no reuse {off['peak_mib']:.0f})")
+        print(line)
     if len(results) == 2:
         o, r = results["ours"], results["reference"]
         print(f"{'stage':>8} {'ours s (cpu)':>14} {'ref s (cpu)':>14} {'time ratio':>10} {'ours peak MiB':>14} "

@@ -3,8 +3,9 @@
 Maths of the official pipeline (Tencent/MimicMotion pipeline_mimicmotion.py, diffusers EulerDiscreteScheduler with
 SVD's config), restructured so no work is repeated: PoseNet runs once per frame (not per window and step), the
 reference is encoded once, cond and uncond share one UNet call when memory allows, and one solver step updates the
-whole video after all windows are fused. The solver is scheduler_edm.EDMEulerScheduler, built from the loaded SVD
-scheduler config. Latents are [F, 4, h, w] with frame 0 the reference pose's frame.
+whole video after all windows are fused. The solver is scheduler_edm.EDMEulerScheduler (or, on request,
+DPM-Solver++(2M) from the same file), built from the loaded SVD scheduler config. Latents are [F, 4, h, w] with
+frame 0 the reference pose's frame.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from contextlib import ExitStack
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -20,12 +21,13 @@ import torch
 
 from .components import VideoComponents, choose_cfg_batching
 from .conditioning import ReferenceConditioning, encode_reference
+from .feature_reuse import FeatureCache, check_reusable, is_full_step
 from .frame_cfg import frame_cfg_scale
 from .fusion import FusionSchedule, frame_count_advice, initial_noise, window_indices, window_weights
 from .init_latents import encode_frames, start_step
 from .region.attach import RegionHandle, attach_region_codebook
 from .region.sampling import RegionGuide, window_masks
-from .scheduler_edm import EDMEulerScheduler
+from .scheduler_edm import SOLVERS, make_scheduler
 from .unet_hook import pose_residual
 
 if TYPE_CHECKING:
@@ -46,7 +48,9 @@ class SamplerSettings:
     (``components.choose_cfg_batching``); None keeps ``batch_cfg`` as set. guidance_sigma_min/max: classifier-free
     guidance only on steps whose sigma lies in [min, max] (Kynkaanniemi et al. 2024, "Applying guidance in a limited
     interval"); other steps run the conditional pass alone. The defaults (0, inf) cover every step: exactly the
-    official sampler."""
+    official sampler. feature_reuse_interval: DeepCache (Ma et al. 2024, models/video/feature_reuse.py): a full UNet
+    pass every n-th step, only the outer level on the steps between, on the deep features of the last full step;
+    1 (default) = off, exactly the official sampler."""
 
     steps: int = 25
     seed: int = 0
@@ -66,6 +70,9 @@ class SamplerSettings:
     free_memory: int | None = None  # bytes; decides batch_cfg by the batched call's activation estimate
     guidance_sigma_min: float = 0.0  # EDM sigma units (SVD: 700 -> 0.002)
     guidance_sigma_max: float = math.inf
+    feature_reuse_interval: int = 1  # 1 = off; n > 1: full UNet every n-th step, outer level only in between
+    feature_cache_bytes: int = 2 << 30  # kept deep features stay on the compute device up to this, then the CPU
+    solver: str = "euler"  # "euler" (official) or "dpmpp_2m" (second order: fewer steps; scheduler_edm.py)
 
     def validate(self) -> None:
         if self.cfg_min > self.cfg_max:
@@ -82,6 +89,12 @@ class SamplerSettings:
         if not 0.0 <= self.guidance_sigma_min <= self.guidance_sigma_max:
             raise ValueError(f"Need 0 <= guidance_sigma_min <= guidance_sigma_max; got {self.guidance_sigma_min} "
                              f"and {self.guidance_sigma_max}. SVD's sigmas run from 700 down to 0.002.")
+        if self.solver not in SOLVERS:
+            raise ValueError(f"Unknown solver {self.solver!r}; choose one of {', '.join(SOLVERS)} ('euler' is "
+                             "MimicMotion's).")
+        if self.feature_reuse_interval < 1:
+            raise ValueError(f"feature_reuse_interval must be >= 1 (1 = off, 2 = a full UNet pass every second "
+                             f"step), got {self.feature_reuse_interval}.")
 
     @property
     def do_cfg(self) -> bool:
@@ -142,30 +155,44 @@ class _UNetCaller:
     """One window's model output (v-prediction) for the uncond and cond passes."""
 
     def __init__(self, comps: VideoComponents, cond: ReferenceConditioning, batch_cfg: bool,
-                 region: RegionHandle | None = None) -> None:
+                 region: RegionHandle | None = None, features: FeatureCache | None = None) -> None:
         self.unet, self.dtype, self.batch_cfg = comps.unet, comps.dtype, batch_cfg
+        self.features = features  # feature reuse (DeepCache): None = every call is a stock UNet call
+        self.full_step = True  # set per step by ``denoise``: False lets calls reuse kept deep features
         self.region = region  # an attached region codebook: gets each call's movement residual
         self.embed = cond.clip_embed
         self.image_latent = cond.image_latent  # [1, 4, h, w]; broadcast over window frames, never repeated over F
         self.time_ids = cond.time_ids.to(comps.dtype)
 
+    def _reuse(self, key: tuple[int, str] | None, batch_frames: int) -> AbstractContextManager[None]:
+        cache = self.features
+        if cache is None or key is None:
+            return nullcontext()
+        if not self.full_step and cache.can_reuse(key, batch_frames):
+            return cache.reuse(self.unet, key)
+        return cache.capture(self.unet, key)  # a full call (also when this pass has nothing kept yet)
+
     def _call(self, x: torch.Tensor, t: torch.Tensor, embed: torch.Tensor, time_ids: torch.Tensor,
-              pose: torch.Tensor | None, strength: float, movement: torch.Tensor | None = None) -> torch.Tensor:
+              pose: torch.Tensor | None, strength: float, movement: torch.Tensor | None = None,
+              key: tuple[int, str] | None = None) -> torch.Tensor:
         if self.region is not None:
             self.region.movement = movement
-        with pose_residual(self.unet, pose, strength):
+        with pose_residual(self.unet, pose, strength), self._reuse(key, x.shape[0] * x.shape[1]):
             return self.unet(x, t, encoder_hidden_states=embed, added_time_ids=time_ids, return_dict=False)[0]
 
     def __call__(self, x: torch.Tensor, t: torch.Tensor, pose: torch.Tensor | None, strength: float,
-                 do_cfg: bool, movement: torch.Tensor | None = None) -> tuple[torch.Tensor | None, torch.Tensor]:
+                 do_cfg: bool, movement: torch.Tensor | None = None,
+                 window: int = 0) -> tuple[torch.Tensor | None, torch.Tensor]:
         """x: scaled noisy latents [T, 4, h, w]; movement: the codebook's conv_in residual [T, C, h, w] or None
-        (conditional pass only, like the pose); returns (v_uncond or None, v_cond), each [T, 4, h, w]."""
+        (conditional pass only, like the pose); window: the window's index (keys the kept features of feature
+        reuse); returns (v_uncond or None, v_cond), each [T, 4, h, w]."""
         n = x.shape[0]
         x = x.to(self.dtype)
         ref = self.image_latent.expand(n, -1, -1, -1)
         x_cond = torch.cat([x, ref], dim=1)[None]  # [1, T, 8, h, w]
         if not do_cfg:
-            return None, self._call(x_cond, t, self.embed, self.time_ids, pose, strength, movement)[0]
+            return None, self._call(x_cond, t, self.embed, self.time_ids, pose, strength, movement,
+                                    (window, "cond"))[0]
         x_unc = torch.cat([x, torch.zeros_like(ref)], dim=1)[None]  # uncond: zero image latent, zero CLIP, no pose
         zero_embed = torch.zeros_like(self.embed)
         if self.batch_cfg:
@@ -173,15 +200,15 @@ class _UNetCaller:
                 pose2 = None if pose is None else torch.cat([torch.zeros_like(pose), pose])
                 move2 = None if movement is None else torch.cat([torch.zeros_like(movement), movement])
                 out = self._call(torch.cat([x_unc, x_cond]), t, torch.cat([zero_embed, self.embed]),
-                                 self.time_ids.repeat(2, 1), pose2, strength, move2)
+                                 self.time_ids.repeat(2, 1), pose2, strength, move2, (window, "both"))
                 return out[0], out[1]
             except torch.OutOfMemoryError:
                 logger.warning("Out of memory with cond and uncond batched; running them as two calls from now on.")
                 self.batch_cfg = False
                 if torch.cuda.is_available():
                     torch.cuda.empty_cache()
-        v_unc = self._call(x_unc, t, zero_embed, self.time_ids, None, strength)[0]
-        v_cond = self._call(x_cond, t, self.embed, self.time_ids, pose, strength, movement)[0]
+        v_unc = self._call(x_unc, t, zero_embed, self.time_ids, None, strength, None, (window, "uncond"))[0]
+        v_cond = self._call(x_cond, t, self.embed, self.time_ids, pose, strength, movement, (window, "cond"))[0]
         return v_unc, v_cond
 
 
@@ -221,7 +248,7 @@ def denoise(
         logger.warning(advice.message())
     windows = window_indices(n, fusion)
     weights = [w.to(device).view(-1, 1, 1, 1) for w in window_weights(windows, fusion)]
-    scheduler = EDMEulerScheduler.from_config(components.scheduler_config, settings.schedule)
+    scheduler = make_scheduler(settings.solver, components.scheduler_config, settings.schedule)
     sigmas = scheduler.set_timesteps(settings.steps)
     h, w = height // 8, width // 8
     if tuple(cond.image_latent.shape[-2:]) != (h, w):
@@ -261,7 +288,7 @@ def denoise(
     total = (settings.steps - start) * len(windows)
     done = 0
     pose_feats = caller = acc_c = acc_u = cnt = v = v_u = x0 = x_in = pose = v_unc = v_cond = None
-    move_feats = mask_acc = None
+    move_feats = mask_acc = features = None
     hooks = ExitStack()  # the region codebook's hooks, removed in ``finally``
     try:
         handle = None if regions is None else hooks.enter_context(attach_region_codebook(
@@ -276,7 +303,11 @@ def denoise(
                                             fusion.window)
             if regions.collect_masks:
                 mask_acc = torch.zeros(n, 1, h, w, device=device)
-        caller = _UNetCaller(components, cond, batch_cfg, handle)
+        features = None
+        if settings.feature_reuse_interval > 1:
+            check_reusable(components.unet)
+            features = FeatureCache(settings.feature_reuse_interval, settings.feature_cache_bytes)
+        caller = _UNetCaller(components, cond, batch_cfg, handle, features)
         acc_c = torch.zeros_like(latents)
         acc_u = torch.zeros_like(latents) if do_cfg else None
         cnt = torch.zeros(n, 1, 1, 1, device=device)
@@ -288,13 +319,16 @@ def denoise(
             cnt.zero_()
             if acc_u is not None and step_cfg:
                 acc_u.zero_()
-            for idx, wt in zip(windows, weights, strict=True):
+            # Region masks are read on the last step from every stage, so that step runs the whole UNet.
+            caller.full_step = is_full_step(step, start, settings.feature_reuse_interval) or (
+                mask_acc is not None and step == settings.steps - 1)
+            for wi, (idx, wt) in enumerate(zip(windows, weights, strict=True)):
                 if interrupt is not None:
                     interrupt()
                 x_in = scheduler.scale_model_input(latents[idx], step)
                 pose = pose_feats[idx] if use_pose else None
                 move = move_feats[idx] if move_feats is not None else None
-                v_unc, v_cond = caller(x_in, t, pose, settings.pose_strength, step_cfg, move)
+                v_unc, v_cond = caller(x_in, t, pose, settings.pose_strength, step_cfg, move, wi)
                 if mask_acc is not None and handle is not None and step == settings.steps - 1:
                     wmask = window_masks(handle, len(idx), (h, w))
                     if wmask is not None:
@@ -317,12 +351,15 @@ def denoise(
                 preview(step, x0.clone())  # the accumulator is zeroed by the next step
         if mask_acc is not None and regions is not None and cnt is not None:
             regions.masks = (mask_acc / cnt).cpu()
+        if features is not None:
+            logger.info("Feature reuse every %d steps: %d full UNet calls, %d on the outer level only.",
+                        features.interval, features.full_calls, features.reuse_calls)
         return latents.cpu()
     finally:
         hooks.close()
         # Drop the large buffers even when an interruption propagates (the traceback keeps this frame alive).
         pose_feats = caller = acc_c = acc_u = cnt = v = v_u = x0 = x_in = pose = v_unc = v_cond = None
-        move_feats = mask_acc = None
+        move_feats = mask_acc = features = None
         del latents, weights, guidance
 
 
