@@ -613,3 +613,27 @@ def test_sampler_warp_init_through_comfyui(server: ComfyServer) -> None:
     prompt["17"]["inputs"]["warp_init"] = ["21", 0]
     text = _errors(server.run_prompt({k: v for k, v in prompt.items() if k not in ("13", "15")}))
     assert "warp_init has 3 frames but poses has 4" in text, text
+
+
+def test_sampler_speed_options_through_comfyui(server: ComfyServer) -> None:
+    """fp32, 3 steps, 2 windows: feature_reuse_interval 1 with solver euler is the default run bit for bit; feature
+    reuse every 2 steps and DPM-Solver++(2M) each change the latents (and stay finite)."""
+    base = _warp_init_graph()
+    prompt = {k: base[k] for k in ("1", "2", "3", "4", "5", "6", "7", "8", "9", "12", "16")}
+    prompt["12"]["inputs"]["steps"] = 3
+    variants = {"13": {"feature_reuse_interval": 1, "solver": "euler"}, "17": {"feature_reuse_interval": 2},
+                "19": {"solver": "dpmpp_2m"}}
+    for nid, extra in variants.items():
+        prompt[nid] = json.loads(json.dumps(prompt["12"]))
+        prompt[nid]["inputs"].update(extra)
+    for nid in ("12", *variants):
+        prompt[f"3{nid}"] = {"class_type": "SaveLatent", "inputs": {"samples": [nid, 0],
+                                                                    "filename_prefix": f"embody_test/speed_{nid}"}}
+    hist = server.run_prompt(prompt)
+    status = hist.get("status", {})
+    assert status.get("status_str") == "success", json.dumps(status.get("messages", []), indent=1)[:4000]
+    default, explicit, reuse, dpm = (_saved_latents(server, hist, f"3{n}") for n in ("12", "13", "17", "19"))
+    assert bool((default == explicit).all()), float((default - explicit).abs().max())
+    for other in (reuse, dpm):
+        assert other.shape == default.shape and bool(np.isfinite(other.numpy()).all())
+        assert float((other - default).abs().max()) > 1e-3
