@@ -5,6 +5,7 @@ disk or downloaded): SVD-xt UNet (models.video.config_infer.SVD_UNET_CONFIG, 1.5
 temporal-decoder VAE (SVD's config, 98 M) and CLIP ViT-H/14 (632 M). Then, in fp16 at cfg 2 (cond + uncond):
 - a 16-frame window at 576x1024: s per UNet pass (PoseNet included), peak VRAM;
 - a 72-frame window if it fits (skipped cleanly on out-of-memory);
+- feature reuse: a whole UNet call against the outer level alone on kept features (16 frames, cond + uncond);
 - VAE decode of the 16 frames through models.video.decode.decode_latents (chunked): time and peak VRAM;
 and prints them next to the roofline estimate of benchmarks/RESULTS.md. Then DWPose with real compute (YOLOX-L 640 +
 DWPose-l 384x288 with the published layer shapes, benchmarks/pose.bench_dwpose_real): unbatched vs batched vs tracking
@@ -145,6 +146,41 @@ def unet_window(models: dict[str, Any], frames: int, height: int, width: int, st
     return min(times), torch.cuda.max_memory_allocated() / 2**30
 
 
+def reuse_pass_times(models: dict[str, Any], frames: int, height: int, width: int, device: str, dtype: Any,
+                     repeats: int = 2) -> tuple[float, float]:
+    """(s per whole UNet call, s per outer-level call on kept features) for one window of cond + uncond batched:
+    what a feature-reuse step (models/video/feature_reuse.py) costs against a full step, same inputs."""
+    import torch
+
+    from models.video.feature_reuse import FeatureCache, shallow_forward
+
+    unet = models["unet"]
+    h, w = height // 8, width // 8
+    x = torch.randn(2, frames, 8, h, w, device=device, dtype=dtype)
+    emb = torch.randn(2, 1, unet.config.cross_attention_dim, device=device, dtype=dtype)
+    ids = torch.tensor([[6.0, 127.0, 0.02]] * 2, device=device, dtype=dtype)
+    t = torch.tensor([1.0], device=device)
+    cache = FeatureCache(2)
+
+    def sync() -> None:
+        if device == "cuda":
+            torch.cuda.synchronize()
+
+    full, shallow = [], []
+    with torch.no_grad():
+        for _ in range(repeats):
+            start = time.perf_counter()
+            with cache.capture(unet, "w"):
+                unet(x, t, emb, added_time_ids=ids)
+            sync()
+            full.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            shallow_forward(unet, cache.entries["w"], x, t, emb, ids)
+            sync()
+            shallow.append(time.perf_counter() - start)
+    return min(full), min(shallow)
+
+
 def decode_window(models: dict[str, Any], frames: int, height: int, width: int, device: str,
                   dtype: Any) -> tuple[float, float]:
     import torch
@@ -174,6 +210,10 @@ def format_report(results: dict[str, Any]) -> str:
         per_frame = s_pass / frames * ROOFLINE_FRAMES
         lines.append(f"window {frames} frames: {s_pass:.3f} s per UNet pass ({per_frame:.2f} s scaled to "
                      f"{ROOFLINE_FRAMES} frames), peak VRAM {gib:.2f} GiB")
+    if "reuse" in results:
+        full, outer = results["reuse"]
+        lines.append(f"feature reuse: outer level alone {outer:.3f} s vs the whole UNet {full:.3f} s per batched "
+                     f"call ({outer / full:.2f}x)")
     if "decode" in results:
         s, gib = results["decode"]
         lines.append(f"decode: {s:.2f} s, peak VRAM {gib:.2f} GiB")
@@ -205,6 +245,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except torch.cuda.OutOfMemoryError:
             results["windows"][frames] = "out of GPU memory"
         torch.cuda.empty_cache()
+    results["reuse"] = reuse_pass_times(models, args.frames, args.height, args.width, device, dtype)
+    torch.cuda.empty_cache()
     results["decode"] = decode_window(models, args.frames, args.height, args.width, device, dtype)
     print(format_report(results), flush=True)
     del models

@@ -80,10 +80,16 @@ def test_full_configs_have_the_published_sizes() -> None:
 def test_report_format() -> None:
     text = gpu_check.format_report({
         "device": "Fake GPU", "params": {"unet": 1.525e9},
-        "windows": {16: (0.5, 7.25), 72: "out of GPU memory"}, "decode": (3.0, 4.5),
+        "windows": {16: (0.5, 7.25), 72: "out of GPU memory"}, "decode": (3.0, 4.5), "reuse": (1.0, 0.3),
     })
     assert "unet 1525.0 M" in text
     assert "window 16 frames: 0.500 s per UNet pass (2.25 s scaled to 72 frames), peak VRAM 7.25 GiB" in text
     assert "window 72 frames: not run (out of GPU memory)" in text
     assert "decode: 3.00 s, peak VRAM 4.50 GiB" in text
+    assert "outer level alone 0.300 s vs the whole UNet 1.000 s per batched call (0.30x)" in text
     assert "RTX 4090 1.5-3 s" in text
+
+
+def test_reuse_pass_times_run_on_the_cpu() -> None:
+    full, outer = gpu_check.reuse_pass_times(_tiny(0), 3, 64, 64, "cpu", torch.float32, repeats=1)
+    assert full > 0 and outer > 0
