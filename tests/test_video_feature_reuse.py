@@ -44,11 +44,11 @@ class Spy:
             h.remove()
 
 
-def run(comps, frames, steps: int = 4, **kw) -> tuple[torch.Tensor, Spy]:
+def run(comps, frames, steps: int = 4, regions=None, **kw) -> tuple[torch.Tensor, Spy]:
     spy = Spy(comps.unet)
     try:
         settings = SamplerSettings(**{"steps": steps, "seed": 3, "batch_cfg": False, **kw})
-        out = sample_video(comps, *frames, fusion=FUSION, settings=settings)
+        out = sample_video(comps, *frames, fusion=FUSION, settings=settings, regions=regions)
     finally:
         spy.close()
     return out, spy
@@ -145,3 +145,29 @@ def test_kept_features_go_to_the_cpu_beyond_the_budget() -> None:
 def test_bad_interval_is_refused() -> None:
     with pytest.raises(ValueError, match="feature_reuse_interval must be >= 1"):
         SamplerSettings(feature_reuse_interval=0).validate()
+
+
+
+def test_reuse_with_a_region_codebook(comps, frames) -> None:
+    """A trained codebook still acts on reuse steps (its up.3 stage and the movement residual run on the outer
+    level), and with masks collected the last step runs whole, so every stage's masks are there."""
+    import numpy as np
+
+    from models.video.region import RegionGuide, reference_identity
+    from tests.helpers.tiny_codebook import tiny_codebook
+
+    cb = tiny_codebook(comps.unet, trained=True)
+    kp = np.zeros((133, 3), np.float32)
+    kp[91:112] = [0.3, 0.5, 0.9]
+    ident = reference_identity(comps, cb, frames[0], kp, "cpu")
+    maps = torch.zeros(7, 64, 64)
+    maps[:, 16:48, 12:52] = 1.0
+    plain, _ = run(comps, frames, steps=3, feature_reuse_interval=3)
+    guide = RegionGuide(cb, ident, hand_clarity=50.0, movement_maps=maps, collect_masks=True)
+    with_cb, spy = run(comps, frames, steps=3, regions=guide, feature_reuse_interval=3)
+    assert spy.mid == 2 * WINDOWS * 2  # step 0 whole, step 1 reused, step 2 (the last) whole for the masks
+    assert (with_cb - plain).abs().max() > 1e-3
+    assert guide.masks is not None and guide.masks.shape == (7, 1, 8, 8) and guide.masks.max() > 0
+    # Without masks collected, interval 3 over 3 steps reuses steps 1 and 2.
+    _, spy = run(comps, frames, steps=3, regions=RegionGuide(cb, ident), feature_reuse_interval=3)
+    assert spy.mid == WINDOWS * 2
