@@ -20,10 +20,11 @@ and the peak RSS during the stage (the kernel's VmHWM, reset with /proc/self/cle
 guidance interval that skips the first step's uncond pass, interleaved for ``--repeats`` rounds (same seed), with the
 change of the latents against the default run. ``--reuse 2,3`` instead adds warm runs of feature reuse (DeepCache,
 models/video/feature_reuse.py) at those intervals, interleaved with the same sampler without it, and the change of
-the latents against that run of the same round.
+the latents against that run of the same round. ``--solvers 24,6,12`` runs Euler at 24 steps as the reference end
+point, then Euler and DPM-Solver++(2M) at 6 and 12 steps, and prints each one's distance to that end point.
 
 Needs about 10 GB of free RAM in fp32. Run: python -m benchmarks.video_full --cache DIR [--frames 9 --side 128
---steps 2 --extras --repeats 2] [--reuse 2,3 --steps 4] [--only ours|reference]
+--steps 2 --extras --repeats 2] [--reuse 2,3 --steps 4] [--solvers 24,6,12 --cfg 1] [--only ours|reference]
 """
 
 from __future__ import annotations
@@ -141,7 +142,7 @@ def decode_reference(vae: Any, latents: torch.Tensor, chunk: int = 8) -> torch.T
 
 
 def child(mode: str, cache: str, frames: int, side: int, steps: int, extras: bool, repeats: int = 1,
-          reuse: tuple[int, ...] = ()) -> dict[str, Any]:
+          reuse: tuple[int, ...] = (), solvers: tuple[int, ...] = (), cfg: float = 2.0) -> dict[str, Any]:
     from benchmarks.video import straightforward_loop
     from models.video.components import VideoModel
     from models.video.conditioning import encode_reference
@@ -154,7 +155,7 @@ def child(mode: str, cache: str, frames: int, side: int, steps: int, extras: boo
     torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "2")))
     mm_path, svd = _paths(cache)
     ref, poses = _inputs(frames, side)
-    s = SamplerSettings(steps=steps, seed=1, cfg_min=2.0, cfg_max=2.0)
+    s = SamplerSettings(steps=steps, seed=1, cfg_min=cfg, cfg_max=cfg)
     fusion = FusionSchedule().resolved("1.1").fitted(frames)
     out: dict[str, Any] = {"mode": mode, "baseline_mib": status_kib("VmRSS") / 1024}
     state: dict[str, Any] = {}
@@ -199,7 +200,7 @@ def child(mode: str, cache: str, frames: int, side: int, steps: int, extras: boo
         images = stage("decode", lambda: decode_reference(comps.vae, latents))
     out["peak_mib"] = max(out[k]["peak_mib"] for k in STAGES)
     torch.save({"latents": latents, "images": images}, os.path.join(cache, f"out_{mode}.pt"))
-    if mode == "ours" and (extras or reuse):
+    if mode == "ours" and (extras or reuse or solvers):
         def rerun(name: str, **kw: Any) -> torch.Tensor:
             st = SamplerSettings(**{**s.__dict__, "free_memory": None, **kw})
             g = torch.Generator().manual_seed(st.seed)
@@ -212,6 +213,14 @@ def child(mode: str, cache: str, frames: int, side: int, steps: int, extras: boo
         def rel(a: torch.Tensor, b: torch.Tensor = latents) -> float:
             return float((a - b).norm() / b.norm())
 
+        if solvers:
+            # Euler at many steps stands in for the exact ODE end; Euler and DPM-Solver++(2M) at fewer steps are
+            # measured against it (the random UNet still defines an ODE; how close each solver gets is the point).
+            exact = rerun("sample_euler_ref", steps=solvers[0])
+            for n in solvers[1:]:
+                for name in ("euler", "dpmpp_2m"):
+                    out[f"{name}{n}_rel_err"] = rel(rerun(f"sample_{name}{n}", steps=n, solver=name), exact)
+            return out
         if reuse:
             # Warm, interleaved: the sampler without reuse, then each interval, ``repeats`` rounds.
             for r in range(repeats):
@@ -232,6 +241,18 @@ def child(mode: str, cache: str, frames: int, side: int, steps: int, extras: boo
     return out
 
 
+def outer_level(cache: str, frames: int, side: int, repeats: int) -> None:
+    """Print the time of one whole UNet call and of the outer level alone (what a feature-reuse step runs)."""
+    from benchmarks.gpu_check import reuse_pass_times
+    from models.video.loader import load_video_components
+
+    torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "2")))
+    comps = load_video_components(*_paths(cache), torch.float32, "1.1")
+    full, outer = reuse_pass_times({"unet": comps.unet}, frames, side, side, "cpu", torch.float32, max(repeats, 1))
+    print(f"{frames} frames at {side}x{side}, cond + uncond batched, best of {max(repeats, 1)}: whole UNet "
+          f"{full:.2f} s, outer level alone {outer:.2f} s = {outer / full:.3f}x")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cache", required=True, help="folder for the generated weights (outside the repository)")
@@ -243,29 +264,43 @@ def main() -> None:
     ap.add_argument("--extras", action="store_true")
     ap.add_argument("--repeats", type=int, default=1, help="rounds of the --extras / --reuse variants")
     ap.add_argument("--reuse", default="", help="feature reuse intervals to time, e.g. 2,3 (in the ours process)")
+    ap.add_argument("--solvers", default="", help="REF,N,...: Euler at REF steps as the reference, then Euler and "
+                    "DPM-Solver++(2M) at each N (in the ours process)")
+    ap.add_argument("--cfg", type=float, default=2.0)
+    ap.add_argument("--outer-level", action="store_true", help="only time one whole UNet call against the outer "
+                    "level alone on kept features (feature reuse), cond + uncond batched, --repeats times")
     args = ap.parse_args()
     if args.side % 64:
         ap.error(f"--side must be a multiple of 64, got {args.side}")
     reuse = tuple(int(n) for n in args.reuse.split(",") if n.strip())
+    solvers = tuple(int(n) for n in args.solvers.split(",") if n.strip())
     if args.child:
         logging.basicConfig(level=logging.INFO, stream=sys.stderr)
         print(json.dumps(child(args.child, args.cache, args.frames, args.side, args.steps, args.extras,
-                               args.repeats, reuse)))
+                               args.repeats, reuse, solvers, args.cfg)))
         return
     os.makedirs(args.cache, exist_ok=True)
     t0 = time.perf_counter()
     build_cache(args.cache)
     print(f"weights ready in {args.cache} ({time.perf_counter() - t0:.0f} s)", flush=True)
+    if args.outer_level:
+        outer_level(args.cache, args.frames, args.side, args.repeats)
+        return
     results = {}
     for mode in (args.only,) if args.only else ("ours", "reference"):
         cmd = [sys.executable, "-m", "benchmarks.video_full", "--child", mode, "--cache", args.cache, "--frames",
                str(args.frames), "--side", str(args.side), "--steps", str(args.steps)]
         extra = ["--extras"] if args.extras else []
-        extra += ["--repeats", str(args.repeats)] + (["--reuse", args.reuse] if reuse else [])
+        extra += ["--repeats", str(args.repeats), "--cfg", str(args.cfg)] + (["--reuse", args.reuse] if reuse else [])
+        extra += ["--solvers", args.solvers] if solvers else []
         res = subprocess.run(cmd + extra, stdout=subprocess.PIPE, text=True, check=True)
         results[mode] = json.loads(res.stdout.strip().splitlines()[-1])
     print(json.dumps(results, indent=1))
     o = results.get("ours", {})
+    for n in solvers[1:]:
+        e, d = o[f"sample_euler{n}"], o[f"sample_dpmpp_2m{n}"]
+        print(f"{n} steps vs Euler at {solvers[0]}: euler {o[f'euler{n}_rel_err']:.4f} rel. L2 ({e['wall_s']:.1f} s), "
+              f"dpmpp_2m {o[f'dpmpp_2m{n}_rel_err']:.4f} ({d['wall_s']:.1f} s)")
     for r in range(args.repeats if reuse else 0):
         off = o[f"sample_off{r}"]
         line = f"round {r}: no reuse {off['wall_s']:.1f} s ({off['cpu_s']:.1f} CPU)"

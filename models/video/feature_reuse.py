@@ -92,7 +92,7 @@ class FeatureCache:
             if not isinstance(hidden, torch.Tensor):
                 raise ValueError("Feature reuse could not read the last up block's input; set "
                                  "feature_reuse_interval to 1.")
-            self._store(key, hidden.detach().clone())
+            self._store(key, hidden.detach())  # a fresh activation the block only reads (it concatenates it)
 
         handle = last_up.register_forward_pre_hook(_keep, with_kwargs=True)
         try:
