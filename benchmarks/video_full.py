@@ -242,15 +242,31 @@ def child(mode: str, cache: str, frames: int, side: int, steps: int, extras: boo
 
 
 def outer_level(cache: str, frames: int, side: int, repeats: int) -> None:
-    """Print the time of one whole UNet call and of the outer level alone (what a feature-reuse step runs)."""
+    """Print the time of one whole UNet call and of the outer level alone (what a feature-reuse step runs), and
+    their floating-point operations (torch's FlopCounterMode: matrix products and convolutions), which do not
+    depend on the machine's load."""
+    from torch.utils.flop_counter import FlopCounterMode
+
     from benchmarks.gpu_check import reuse_pass_times
+    from models.video.feature_reuse import FeatureCache, shallow_forward
     from models.video.loader import load_video_components
 
     torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "2")))
     comps = load_video_components(*_paths(cache), torch.float32, "1.1")
-    full, outer = reuse_pass_times({"unet": comps.unet}, frames, side, side, "cpu", torch.float32, max(repeats, 1))
+    unet = comps.unet
+    full, outer = reuse_pass_times({"unet": unet}, frames, side, side, "cpu", torch.float32, max(repeats, 1))
+    x = torch.randn(2, frames, 8, side // 8, side // 8)
+    emb, ids, t = torch.randn(2, 1, 1024), torch.tensor([[6.0, 127.0, 0.02]] * 2), torch.tensor([1.0])
+    keep = FeatureCache(2)
+    with torch.no_grad():
+        with FlopCounterMode(display=False) as whole_count, keep.capture(unet, "w"):
+            unet(x, t, emb, added_time_ids=ids)
+        with FlopCounterMode(display=False) as outer_count:
+            shallow_forward(unet, keep.entries["w"], x, t, emb, ids)
+    f_full, f_outer = whole_count.get_total_flops(), outer_count.get_total_flops()
     print(f"{frames} frames at {side}x{side}, cond + uncond batched, best of {max(repeats, 1)}: whole UNet "
-          f"{full:.2f} s, outer level alone {outer:.2f} s = {outer / full:.3f}x")
+          f"{full:.2f} s, outer level alone {outer:.2f} s = {outer / full:.3f}x; FLOPs {f_full / 1e12:.2f} T vs "
+          f"{f_outer / 1e12:.2f} T = {f_outer / f_full:.3f}x")
 
 
 def main() -> None:
