@@ -318,8 +318,8 @@ def main(argv: list[str] | None = None) -> None:
     results: list[dict[str, Any]] = []
     try:
         setup.do()
-        # Embody finds the files through extra_model_paths (its SVD folder scan does not follow a symlinked folder);
-        # the wrapper reads models_dir directly, hence the symlinks.
+        # Embody finds the files through extra_model_paths (before this benchmark its SVD folder scan did not follow
+        # a symlinked folder); the wrapper reads models_dir directly, hence the symlinks.
         extra = root / "extra_model_paths.yaml"
         extra.write_text(f"wrapper_compare:\n    base_path: {paths['models']}\n    mimicmotion: mimicmotion\n"
                          "    diffusers: diffusers\n")
