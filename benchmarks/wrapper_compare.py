@@ -24,7 +24,8 @@ reads ``folder_paths.models_dir`` directly), removed afterwards; Embody through 
 Per prompt (load -> sample -> decode -> PreviewImage; ComfyUI's cache and models are freed before each prompt with
 POST /free, so every prompt loads its models): wall time from the /history execution timestamps, and the peak RSS of
 the server process (VmHWM, reset with /proc/PID/clear_refs just before posting; Linux), also shown as the rise over
-the RSS just before the prompt. Both packs get the same reference image and the same already-rendered pose frames
+the RSS just before the prompt; ``peak_at`` (in the JSON) is when the sampled RSS (every 20 ms) peaked, as a fraction
+of the prompt's time. Both packs get the same reference image and the same already-rendered pose frames
 (one IMAGE batch whose frame 0 is the reference's pose; the wrapper's own pose node needs DWPose and is not used).
 The server runs with MALLOC_MMAP_THRESHOLD_ fixed so freed tensors go back to the OS and one prompt's leftovers do
 not hide the next one's peak.
@@ -44,6 +45,7 @@ import os
 import shutil
 import statistics
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -149,8 +151,14 @@ def write_inputs(folder: Path, side: int, frames: int, seed: int = 0) -> tuple[s
         d.line([(c, 4 * s), (c - s, 6.5 * s)], fill=(255, 255, 0), width=w)
         d.line([(c, 4 * s), (c + s + swing / 2, 6.5 * s)], fill=(0, 255, 255), width=w)
         d.ellipse([c - s / 2, 0.5 * s, c + s / 2, 1.5 * s], outline=(255, 0, 255), width=w)
+        # A marker that moves one step per frame: PIL's APNG writer merges identical consecutive frames.
+        x, y = (2 * f) % (side - 2), side - 3 - 2 * ((2 * f) // (side - 2))
+        d.rectangle([x, y, x + 1, y + 1], fill=(255, 255, 255))
         imgs.append(img)
     imgs[0].save(folder / pose_name, save_all=True, append_images=imgs[1:], duration=66, loop=0)
+    with Image.open(folder / pose_name) as check:
+        if getattr(check, "n_frames", 1) != frames:
+            raise RuntimeError(f"{pose_name} holds {getattr(check, 'n_frames', 1)} frames, not {frames}")
     return ref_name, pose_name
 
 
@@ -267,9 +275,24 @@ def run_one(server: Any, pid: int, prompt: dict) -> dict[str, float]:
     rss0 = _status_kib(pid, "VmRSS")
     with open(f"/proc/{pid}/clear_refs", "w") as f:
         f.write("5")
+    samples: list[tuple[float, int]] = []
+    done = threading.Event()
+
+    def sample_rss() -> None:  # when in the prompt the RSS peaks (stages run load -> encode -> sample -> decode)
+        while not done.is_set():
+            samples.append((time.time(), _status_kib(pid, "VmRSS")))
+            time.sleep(0.02)
+
+    sampler = threading.Thread(target=sample_rss, daemon=True)
     t0, cpu0 = time.time(), _cpu_s(pid)
-    hist = server.run_prompt(prompt, timeout=1200)
+    sampler.start()
+    try:
+        hist = server.run_prompt(prompt, timeout=1200)
+    finally:
+        done.set()
+        sampler.join()
     wall, cpu = time.time() - t0, _cpu_s(pid) - cpu0
+    t_peak = max(samples, key=lambda s: s[1])[0] if samples else t0
     status = hist.get("status", {})
     if status.get("status_str") != "success":
         raise RuntimeError(f"prompt failed: {json.dumps(status)[:3000]}\n{server.log()[-3000:]}")
@@ -277,8 +300,10 @@ def run_one(server: Any, pid: int, prompt: dict) -> dict[str, float]:
     if stamps.get("execution_start") and stamps.get("execution_success"):
         wall = (stamps["execution_success"] - stamps["execution_start"]) / 1000.0
     peak = _status_kib(pid, "VmHWM")
+    images = [str(Path(i.get("subfolder", "")) / i["filename"]) for i in hist.get("outputs", {}).get("6", {})
+              .get("images", [])]
     return {"wall_s": wall, "cpu_s": cpu, "peak_mib": peak / 1024, "rise_mib": (peak - rss0) / 1024,
-            "rss0_mib": rss0 / 1024}
+            "rss0_mib": rss0 / 1024, "peak_at": (t_peak - t0) / max(time.time() - t0, 1e-9), "images": images}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -316,6 +341,7 @@ def main(argv: list[str] | None = None) -> None:
     inputs = {side: write_inputs(server.input, side, args.frames) for side in args.sides}
     setup = Setup(Path(args.comfy), paths)
     results: list[dict[str, Any]] = []
+    diffs: dict[str, str] = {}
     try:
         setup.do()
         # Embody finds the files through extra_model_paths (before this benchmark its SVD folder scan did not follow
@@ -345,12 +371,43 @@ def main(argv: list[str] | None = None) -> None:
                             r.update(pack=pack, side=side, cfg=cfg, precision=prec, rep=rep)
                             logger.info("%s", r)
                             results.append(r)
+        diffs = compare_outputs(Path(args.comfy) / "temp", results)  # before stop: ComfyUI empties temp/ on exit
     finally:
         server.stop()
         setup.undo()
+    for key, text in diffs.items():
+        print(key, text)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
     print_table(results, args)
+
+
+def _frames(temp: Path, names: list[str]) -> np.ndarray:
+    from PIL import Image
+
+    return np.stack([np.asarray(Image.open(temp / n).convert("RGB"), np.float32) / 255 for n in names])
+
+
+def compare_outputs(temp: Path, results: list[dict[str, Any]]) -> dict[str, str]:
+    """Per setting: mean |Embody - wrapper| of the decoded frames (0-1 scale, 8-bit previews of the first repeat of
+    each), and Embody's and the wrapper's own repeat-to-repeat difference (same seed: should be 0)."""
+    out: dict[str, str] = {}
+    for prec, side, cfg in sorted({(r["precision"], r["side"], r["cfg"]) for r in results}):
+        runs = {p: [r for r in results if (r["precision"], r["side"], r["cfg"], r["pack"]) == (prec, side, cfg, p)]
+                for p in ("embody", "wrapper")}
+        try:
+            e, w = (_frames(temp, runs[p][0]["images"]) for p in ("embody", "wrapper"))
+            text = (f"mean |Embody - wrapper| {np.abs(e - w).mean():.4f}, max {np.abs(e - w).max():.4f} (frames "
+                    f"{e.shape} / {w.shape}; Embody's frames: std {e.std():.4f}, mean |frame - previous frame| "
+                    f"{np.abs(np.diff(e, axis=0)).mean():.4f})")
+            for p, first in (("Embody", e), ("wrapper", w)):
+                if len(runs[p.lower()]) > 1:
+                    again = _frames(temp, runs[p.lower()][1]["images"])
+                    text += f"; {p} repeat-to-repeat {np.abs(first - again).mean():.4f}"
+        except (OSError, ValueError, IndexError) as exc:  # shapes differ or a preview is missing: say so
+            text = f"not compared ({exc})"
+        out[f"output {prec} {side}x{side} cfg {cfg:g}:"] = text
+    return out
 
 
 def print_table(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
