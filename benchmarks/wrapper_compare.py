@@ -95,15 +95,18 @@ def write_weights(cache: Path, unet_size: str, seed: int = 0) -> dict[str, Path]
         return paths
     comps = tiny_components(seed=seed)
     gen = torch.Generator().manual_seed(seed + 1)
+    unet: Any = comps.unet  # diffusers' stubs type .config / .eval loosely
     with torch.no_grad():
         if unet_size == "wide":
-            comps.unet = UNetSpatioTemporalConditionModel(**_wide_unet_config()).eval()
-            comps.pose_net = PoseNet(noise_latent_channels=comps.unet.config.block_out_channels[0]).eval()
+            unet = UNetSpatioTemporalConditionModel(**_wide_unet_config())
+            unet.eval()
+            comps.unet = unet
+            comps.pose_net = PoseNet(noise_latent_channels=int(unet.config.block_out_channels[0])).eval()
             for module in (comps.unet, comps.pose_net):
                 _seeded_init(module, gen)  # PoseNet's zero-initialised projection randomised too
             comps.pose_net.scale.fill_(2.0)
         clip = CLIPVisionModelWithProjection(CLIPVisionConfig(
-            hidden_size=32, projection_dim=comps.unet.config.cross_attention_dim, num_hidden_layers=2,
+            hidden_size=32, projection_dim=int(unet.config.cross_attention_dim), num_hidden_layers=2,
             num_attention_heads=4, image_size=CLIP_SIDE, patch_size=32, intermediate_size=37, hidden_act="gelu",
             layer_norm_eps=1e-5)).eval()
         _seeded_init(clip, gen)
@@ -135,7 +138,7 @@ def write_inputs(folder: Path, side: int, frames: int, seed: int = 0) -> tuple[s
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     ref = (rng.random((side // 8, side // 8, 3)) * 255).astype(np.uint8)
-    ref_img = Image.fromarray(ref).resize((side, side), Image.BILINEAR)
+    ref_img = Image.fromarray(ref).resize((side, side), Image.Resampling.BILINEAR)
     ref_name, pose_name = f"ref_{side}.png", f"poses_{side}_{frames}.png"
     ref_img.save(folder / ref_name)
     imgs = []
@@ -269,7 +272,7 @@ class Setup:
                 shutil.move(str(orig), str(dest))
 
 
-def run_one(server: Any, pid: int, prompt: dict) -> dict[str, float]:
+def run_one(server: Any, pid: int, prompt: dict) -> dict[str, Any]:
     _post(server.base, "/free", {"unload_models": True, "free_memory": True})
     time.sleep(3.0)  # the prompt worker resets its caches when it wakes up
     rss0 = _status_kib(pid, "VmRSS")
@@ -297,8 +300,9 @@ def run_one(server: Any, pid: int, prompt: dict) -> dict[str, float]:
     if status.get("status_str") != "success":
         raise RuntimeError(f"prompt failed: {json.dumps(status)[:3000]}\n{server.log()[-3000:]}")
     stamps = {m[0]: m[1].get("timestamp") for m in status.get("messages", []) if isinstance(m[1], dict)}
-    if stamps.get("execution_start") and stamps.get("execution_success"):
-        wall = (stamps["execution_success"] - stamps["execution_start"]) / 1000.0
+    start, end = stamps.get("execution_start"), stamps.get("execution_success")
+    if start is not None and end is not None:
+        wall = (end - start) / 1000.0
     peak = _status_kib(pid, "VmHWM")
     images = [str(Path(i.get("subfolder", "")) / i["filename"]) for i in hist.get("outputs", {}).get("6", {})
               .get("images", [])]
