@@ -27,12 +27,15 @@ NONE_FOUND = "(no SVD base found)"
 
 
 def _svd_folders() -> list[str]:
-    """Diffusers folders (one or two levels deep, e.g. org/name) under models/diffusers with vae/ + image_encoder/."""
+    """Diffusers folders (one or two levels deep, e.g. org/name) under models/diffusers with vae/ + image_encoder/.
+
+    Symlinked folders are followed (models kept on another drive are often linked in); the depth limit keeps a
+    link loop finite."""
     found = []
     for root in folder_paths.get_folder_paths("diffusers"):
         if not os.path.isdir(root):
             continue
-        for dirpath, dirnames, _ in os.walk(root):
+        for dirpath, dirnames, _ in os.walk(root, followlinks=True):
             depth = os.path.relpath(dirpath, root).count(os.sep)
             if {"vae", "image_encoder"} <= set(dirnames):
                 found.append(os.path.relpath(dirpath, root))

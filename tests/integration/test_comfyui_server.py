@@ -48,6 +48,9 @@ def _write_models(server: ComfyServer) -> None:
 
     write_tiny_dwpose(server.models / "dwpose")
     write_tiny_mimicmotion(server.models)
+    # An SVD folder linked in from elsewhere (as from another drive): listed like a real one.
+    (server.models / "diffusers" / "linked-svd").symlink_to(server.models / "diffusers" / "tiny-svd",
+                                                            target_is_directory=True)
     write_tiny_motion_model(server.models / "embody" / "motion")
     _write_codebooks(server)
 
@@ -134,6 +137,23 @@ def test_every_node_matches_the_contract(server: ComfyServer) -> None:
         assert list(node["output"]) == spec["outputs"], node_id
         assert node.get("description"), f"{node_id} has no description"
         assert node["category"].startswith("Embody"), node_id
+
+
+def test_symlinked_svd_folder_is_listed(server: ComfyServer) -> None:
+    """models/diffusers/linked-svd is a symlink to the tiny SVD folder: the loader offers and loads it."""
+    info = server.get("/object_info/EmbodyVideoModelLoader")
+    options = info["EmbodyVideoModelLoader"]["input"]["required"]["svd_base"][1]["options"]
+    assert "[diffusers] linked-svd" in options, options
+    hist = server.run_prompt({
+        "1": {"class_type": "EmbodyVideoModelLoader", "inputs": {
+            "mimicmotion": "tiny_mimicmotion.pth", "svd_base": "[diffusers] linked-svd", "precision": "fp32",
+            "version": "1.1", "pose_net": "(inside the MimicMotion file)"}},
+        "2": {"class_type": "EmptyLatentImage", "inputs": {"width": 64, "height": 64, "batch_size": 2}},
+        "3": {"class_type": "EmbodyDecode", "inputs": {"video_model": ["1", 0], "latent": ["2", 0], "chunk_size": 2,
+                                                       "decode_on_cpu": False, "keep_reference_frame": True}},
+        "4": {"class_type": "PreviewImage", "inputs": {"images": ["3", 0]}},
+    })
+    assert hist["status"]["status_str"] == "success", hist["status"]
 
 
 @pytest.mark.parametrize("workflow", WORKFLOWS, ids=[w.stem for w in WORKFLOWS])
