@@ -44,7 +44,6 @@ import logging
 import os
 import shutil
 import statistics
-import sys
 import threading
 import time
 import urllib.request
@@ -55,8 +54,6 @@ import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 logger = logging.getLogger("wrapper_compare")
 
