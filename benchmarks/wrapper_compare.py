@@ -46,7 +46,6 @@ import shutil
 import statistics
 import threading
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -217,13 +216,6 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _post(base: str, route: str, body: dict) -> None:
-    req = urllib.request.Request(base + route, data=json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=60):
-        pass
-
-
 class Setup:
     """Puts the tiny files where both packs look and swaps the wrapper's config / PoseNet; ``undo`` restores all."""
 
@@ -270,7 +262,7 @@ class Setup:
 
 
 def run_one(server: Any, pid: int, prompt: dict) -> dict[str, Any]:
-    _post(server.base, "/free", {"unload_models": True, "free_memory": True})
+    server.post("/free", {"unload_models": True, "free_memory": True})
     time.sleep(3.0)  # the prompt worker resets its caches when it wakes up
     rss0 = _status_kib(pid, "VmRSS")
     with open(f"/proc/{pid}/clear_refs", "w") as f:

@@ -101,6 +101,13 @@ class ComfyServer:
         with urllib.request.urlopen(self.base + route, timeout=60) as resp:
             return json.load(resp)
 
+    def post(self, route: str, body: dict) -> None:
+        """POST a JSON body to a route of this local server (e.g. /free, /interrupt)."""
+        req = urllib.request.Request(self.base + route, data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=60):
+            pass
+
     def run_prompt(self, prompt: dict, timeout: float = 600.0) -> dict:
         """POST an API-format prompt and wait; returns the /history entry (raises with the server's words on error)."""
         body = json.dumps({"prompt": prompt, "client_id": uuid.uuid4().hex}).encode()
