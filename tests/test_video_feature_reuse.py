@@ -171,3 +171,27 @@ def test_reuse_with_a_region_codebook(comps, frames) -> None:
     # Without masks collected, interval 3 over 3 steps reuses steps 1 and 2.
     _, spy = run(comps, frames, steps=3, regions=RegionGuide(cb, ident), feature_reuse_interval=3)
     assert spy.mid == WINDOWS * 2
+
+
+def test_out_of_memory_in_a_batched_call_falls_back_and_keeps_reusing(comps, frames) -> None:
+    """The batched call runs out of memory on step 1 (a reuse step): from then on two calls, whose passes have
+    nothing kept, run whole once and are reused after; the batched entries are dropped."""
+    state = {"calls": 0}
+
+    def fail_second_batched(_m, args):
+        if args[0].shape[0] == 2:
+            state["calls"] += 1
+            if state["calls"] == WINDOWS + 1:  # window 0 of step 1
+                raise torch.OutOfMemoryError("simulated")
+
+    handle = comps.unet.register_forward_pre_hook(fail_second_batched)
+    try:
+        out, spy = run(comps, frames, steps=4, feature_reuse_interval=2, batch_cfg=True)
+    finally:
+        handle.remove()
+    # step 0: 3 batched whole; step 1: the failed call, then 3 windows x 2 whole calls (nothing kept for single
+    # passes); step 2: 6 whole; step 3: 6 reused.
+    assert spy.mid == WINDOWS + 2 * WINDOWS + 2 * WINDOWS
+    assert spy.calls == WINDOWS + 3 * 2 * WINDOWS  # the failed call raised before the spy's hook counted it
+    off, _ = run(comps, frames, steps=4, batch_cfg=False)
+    assert torch.isfinite(out).all() and out.shape == off.shape

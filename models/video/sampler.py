@@ -27,7 +27,7 @@ from .fusion import FusionSchedule, frame_count_advice, initial_noise, window_in
 from .init_latents import encode_frames, start_step
 from .region.attach import RegionHandle, attach_region_codebook
 from .region.sampling import RegionGuide, window_masks
-from .scheduler_edm import SOLVERS, make_scheduler
+from .scheduler_edm import check_solver, make_scheduler
 from .unet_hook import pose_residual
 
 if TYPE_CHECKING:
@@ -89,9 +89,7 @@ class SamplerSettings:
         if not 0.0 <= self.guidance_sigma_min <= self.guidance_sigma_max:
             raise ValueError(f"Need 0 <= guidance_sigma_min <= guidance_sigma_max; got {self.guidance_sigma_min} "
                              f"and {self.guidance_sigma_max}. SVD's sigmas run from 700 down to 0.002.")
-        if self.solver not in SOLVERS:
-            raise ValueError(f"Unknown solver {self.solver!r}; choose one of {', '.join(SOLVERS)} ('euler' is "
-                             "MimicMotion's).")
+        check_solver(self.solver)
         if self.feature_reuse_interval < 1:
             raise ValueError(f"feature_reuse_interval must be >= 1 (1 = off, 2 = a full UNet pass every second "
                              f"step), got {self.feature_reuse_interval}.")
@@ -205,6 +203,8 @@ class _UNetCaller:
             except torch.OutOfMemoryError:
                 logger.warning("Out of memory with cond and uncond batched; running them as two calls from now on.")
                 self.batch_cfg = False
+                if self.features is not None:
+                    self.features.clear()  # the batched passes' kept features are of no use to single calls
                 if torch.cuda.is_available():
                     torch.cuda.empty_cache()
         v_unc = self._call(x_unc, t, zero_embed, self.time_ids, None, strength, None, (window, "uncond"))[0]

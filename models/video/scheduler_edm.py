@@ -119,8 +119,13 @@ class EDMDPMSolver2MScheduler(EDMEulerScheduler):
 SOLVERS = {"euler": EDMEulerScheduler, "dpmpp_2m": EDMDPMSolver2MScheduler}
 
 
-def make_scheduler(solver: str, config: Mapping[str, Any], schedule: str = "karras") -> EDMEulerScheduler:
-    """The solver named ``solver`` ("euler": official; "dpmpp_2m") from an SVD scheduler config."""
+def check_solver(solver: str) -> None:
+    """Raise ValueError naming the choices unless ``solver`` is one of ``SOLVERS``."""
     if solver not in SOLVERS:
         raise ValueError(f"Unknown solver {solver!r}; choose one of {', '.join(SOLVERS)} ('euler' is MimicMotion's).")
+
+
+def make_scheduler(solver: str, config: Mapping[str, Any], schedule: str = "karras") -> EDMEulerScheduler:
+    """The solver named ``solver`` ("euler": official; "dpmpp_2m") from an SVD scheduler config."""
+    check_solver(solver)
     return SOLVERS[solver].from_config(config, schedule)
