@@ -146,6 +146,17 @@ def unet_window(models: dict[str, Any], frames: int, height: int, width: int, st
     return min(times), torch.cuda.max_memory_allocated() / 2**30
 
 
+def reuse_call_inputs(unet: Any, frames: int, height: int, width: int, device: str, dtype: Any) -> tuple[Any, ...]:
+    """Random UNet inputs for one window of cond + uncond batched: (sample [2, F, 8, H/8, W/8], timestep [1],
+    CLIP embeddings [2, 1, D], added time ids [2, 3])."""
+    import torch
+
+    x = torch.randn(2, frames, 8, height // 8, width // 8, device=device, dtype=dtype)
+    emb = torch.randn(2, 1, unet.config.cross_attention_dim, device=device, dtype=dtype)
+    ids = torch.tensor([[6.0, 127.0, 0.02]] * 2, device=device, dtype=dtype)
+    return x, torch.tensor([1.0], device=device), emb, ids
+
+
 def reuse_pass_times(models: dict[str, Any], frames: int, height: int, width: int, device: str, dtype: Any,
                      repeats: int = 2) -> tuple[float, float]:
     """(s per whole UNet call, s per outer-level call on kept features) for one window of cond + uncond batched:
@@ -155,11 +166,7 @@ def reuse_pass_times(models: dict[str, Any], frames: int, height: int, width: in
     from models.video.feature_reuse import FeatureCache, shallow_forward
 
     unet = models["unet"]
-    h, w = height // 8, width // 8
-    x = torch.randn(2, frames, 8, h, w, device=device, dtype=dtype)
-    emb = torch.randn(2, 1, unet.config.cross_attention_dim, device=device, dtype=dtype)
-    ids = torch.tensor([[6.0, 127.0, 0.02]] * 2, device=device, dtype=dtype)
-    t = torch.tensor([1.0], device=device)
+    x, t, emb, ids = reuse_call_inputs(unet, frames, height, width, device, dtype)
     cache = FeatureCache(2)
 
     def sync() -> None:

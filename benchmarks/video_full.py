@@ -247,7 +247,7 @@ def outer_level(cache: str, frames: int, side: int, repeats: int) -> None:
     depend on the machine's load."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    from benchmarks.gpu_check import reuse_pass_times
+    from benchmarks.gpu_check import reuse_call_inputs, reuse_pass_times
     from models.video.feature_reuse import FeatureCache, shallow_forward
     from models.video.loader import load_video_components
 
@@ -255,8 +255,7 @@ def outer_level(cache: str, frames: int, side: int, repeats: int) -> None:
     comps = load_video_components(*_paths(cache), torch.float32, "1.1")
     unet = comps.unet
     full, outer = reuse_pass_times({"unet": unet}, frames, side, side, "cpu", torch.float32, max(repeats, 1))
-    x = torch.randn(2, frames, 8, side // 8, side // 8)
-    emb, ids, t = torch.randn(2, 1, 1024), torch.tensor([[6.0, 127.0, 0.02]] * 2), torch.tensor([1.0])
+    x, t, emb, ids = reuse_call_inputs(unet, frames, side, side, "cpu", torch.float32)
     keep = FeatureCache(2)
     with torch.no_grad():
         with FlopCounterMode(display=False) as whole_count, keep.capture(unet, "w"):

@@ -63,10 +63,6 @@ class FeatureCache:
         self.full_calls = 0
         self.reuse_calls = 0
 
-    @property
-    def enabled(self) -> bool:
-        return self.interval > 1
-
     def clear(self) -> None:
         self.entries.clear()
         self.device_bytes = 0

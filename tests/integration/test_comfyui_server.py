@@ -144,15 +144,7 @@ def test_symlinked_svd_folder_is_listed(server: ComfyServer) -> None:
     info = server.get("/object_info/EmbodyVideoModelLoader")
     options = info["EmbodyVideoModelLoader"]["input"]["required"]["svd_base"][1]["options"]
     assert "[diffusers] linked-svd" in options, options
-    hist = server.run_prompt({
-        "1": {"class_type": "EmbodyVideoModelLoader", "inputs": {
-            "mimicmotion": "tiny_mimicmotion.pth", "svd_base": "[diffusers] linked-svd", "precision": "fp32",
-            "version": "1.1", "pose_net": "(inside the MimicMotion file)"}},
-        "2": {"class_type": "EmptyLatentImage", "inputs": {"width": 64, "height": 64, "batch_size": 2}},
-        "3": {"class_type": "EmbodyDecode", "inputs": {"video_model": ["1", 0], "latent": ["2", 0], "chunk_size": 2,
-                                                       "decode_on_cpu": False, "keep_reference_frame": True}},
-        "4": {"class_type": "PreviewImage", "inputs": {"images": ["3", 0]}},
-    })
+    hist = server.run_prompt(_decode_prompt("[diffusers] linked-svd", "EmptyLatentImage", 2, 2, True))
     assert hist["status"]["status_str"] == "success", hist["status"]
 
 
@@ -260,6 +252,20 @@ def _region_graph(codebook: str) -> dict:
     prompt["14"]["inputs"]["filename_prefix"] = f"embody_test/{stem}_off"
     prompt["15"]["inputs"]["filename_prefix"] = f"embody_test/{stem}_on"
     return prompt
+
+
+def _decode_prompt(svd_base: str, empty_latent: str, batch: int, chunk: int, keep_reference: bool) -> dict:
+    """Tiny video model -> an empty 64x64 latent batch of ComfyUI's node ``empty_latent`` -> Embody Decode."""
+    return {
+        "1": {"class_type": "EmbodyVideoModelLoader", "inputs": {
+            "mimicmotion": "tiny_mimicmotion.pth", "svd_base": svd_base, "precision": "fp32",
+            "version": "1.1", "pose_net": "(inside the MimicMotion file)"}},
+        "2": {"class_type": empty_latent, "inputs": {"width": 64, "height": 64, "batch_size": batch}},
+        "3": {"class_type": "EmbodyDecode", "inputs": {"video_model": ["1", 0], "latent": ["2", 0],
+                                                       "chunk_size": chunk, "decode_on_cpu": False,
+                                                       "keep_reference_frame": keep_reference}},
+        "4": {"class_type": "PreviewImage", "inputs": {"images": ["3", 0]}},
+    }
 
 
 def _saved_latents(server: ComfyServer, hist: dict, node: str):
@@ -524,15 +530,7 @@ def test_canvas_too_large_is_refused(server: ComfyServer) -> None:
 
 
 def test_decode_names_a_wrong_latent(server: ComfyServer) -> None:
-    prompt = {
-        "1": {"class_type": "EmbodyVideoModelLoader", "inputs": {
-            "mimicmotion": "tiny_mimicmotion.pth", "svd_base": "[diffusers] tiny-svd", "precision": "fp32",
-            "version": "1.1", "pose_net": "(inside the MimicMotion file)"}},
-        "2": {"class_type": "EmptySD3LatentImage", "inputs": {"width": 64, "height": 64, "batch_size": 3}},
-        "3": {"class_type": "EmbodyDecode", "inputs": {"video_model": ["1", 0], "latent": ["2", 0], "chunk_size": 4,
-                                                       "decode_on_cpu": False, "keep_reference_frame": False}},
-        "4": {"class_type": "PreviewImage", "inputs": {"images": ["3", 0]}},
-    }
+    prompt = _decode_prompt("[diffusers] tiny-svd", "EmptySD3LatentImage", 3, 4, False)
     text = _errors(server.run_prompt(prompt))
     assert "16-channel latent" in text and "Embody Sampler" in text, text
 
